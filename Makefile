@@ -1,0 +1,68 @@
+# 星辰科技 after-sales assistant. `make` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10: take the first interpreter that really is 3.10.
+PY310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 is required (Rasa 3.6); install python3.10" >&2; exit 1; }
+	test -x $(PY) || $(PY310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.3.1" "wheel==0.45.1"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip check
+	touch $(STAMP)
+
+install: $(STAMP) ## create the Python 3.10 virtual environment and install pinned dependencies
+
+db: install ## migrate the schema and load the demo data into an empty database
+	$(PY) -m bot seed --migrate --if-empty
+
+nlu-data: db ## write the NLU's user dictionary and lookup tables from the catalogue
+	$(PY) -m bot nlu-data
+
+train: nlu-data ## train the Rasa model (skipped when nothing changed)
+	$(BIN)/rasa train --config config.yml --domain domain.yml --data data --out models
+
+validate: nlu-data ## check the training data and domain for inconsistencies
+	$(BIN)/rasa data validate --fail-on-warnings --max-history 5
+
+run: train ## start every part of the system on embedded defaults
+	@echo "Assistant (REST): POST http://127.0.0.1:5005/webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"你好\"}"
+	@echo "Backend API:      http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/api/health  (OpenAPI: /api/openapi.json)"
+	@echo "Action server:    http://127.0.0.1:5055/health"
+	$(BIN)/honcho start -f Procfile
+
+shell: train ## chat with the assistant in this terminal (starts the backend and actions too)
+	@scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml
+
+test: train ## run every test (set TEST_POSTGRES_URL to repeat the backend tests on PostgreSQL)
+	$(BIN)/rasa data validate --fail-on-warnings --max-history 5
+	$(BIN)/pytest -q
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy bot actions nlu connectors tests scripts
+
+bench-nlu: nlu-data ## NLU benchmark on ../shared/benchmarks/nlu and training time of the full model
+	$(PY) scripts/bench_nlu.py
+
+bench-api: install ## p50/p95 latency of a warranty verdict and a booking through the HTTP API
+	$(PY) scripts/bench_api.py
+
+clean: ## remove the embedded databases and trained models (keeps the virtual environment)
+	rm -rf var models results
+
+.PHONY: help install db nlu-data train validate run shell test lint bench-nlu bench-api clean

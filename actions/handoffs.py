@@ -1,0 +1,148 @@
+"""Handoff to a person, and the fallbacks that lead there.
+
+The handoff registers a package in the backend (so the agent never asks again for the serial
+number or the steps already tried) and pauses the conversation with Rasa's own event: while
+paused the bot answers nothing, and the desk takes over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend import (
+    channel,
+    client,
+    idempotency_key,
+    label,
+    last_intent_among,
+    latest_intent,
+)
+from bot.client import ServiceError
+
+REASONS = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
+
+
+def last_customer_message(tracker: Tracker) -> str | None:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            words = str(event.get("text") or "")
+            if words and not words.startswith("/"):
+                return words[:10_000]
+    return None
+
+
+def package(tracker: Tracker) -> dict[str, Any]:
+    serial = tracker.get_slot("serial_number")
+    return {
+        "contact": tracker.get_slot("phone"),
+        "model_code": tracker.get_slot("device_model") or tracker.get_slot("model"),
+        "serial": serial if serial and serial != "none" else None,
+        "warranty": tracker.get_slot("warranty_summary"),
+        "fault": tracker.get_slot("fault"),
+        "steps_tried": [str(s) for s in tracker.get_slot("steps_tried") or []],
+        "work_order_id": tracker.get_slot("work_order_id"),
+        "last_message": last_customer_message(tracker),
+    }
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        asked = latest_intent(tracker)
+        if tracker.get_slot("complaint_id") and last_intent_among(tracker, ("complain",)):
+            reason = "complaint"
+        else:
+            reason = REASONS.get(asked or "", "other")
+        try:
+            handoff = await client().hand_off(
+                conversation_id=tracker.sender_id,
+                channel=channel(tracker),
+                reason=reason,
+                package=package(tracker),
+                complaint_id=tracker.get_slot("complaint_id"),
+                key=idempotency_key(tracker, "handoff"),
+            )
+        except ServiceError:
+            # Pausing without a record would leave the customer waiting for nobody.
+            dispatcher.utter_message(response="utter_handoff_failed")
+            return []
+        dispatcher.utter_message(response="utter_handoff", handoff_id=handoff.id)
+        return [SlotSet("handoff_id", handoff.id), ConversationPaused()]
+
+
+# Intents the fallback may suggest, as readable choices.
+SUGGESTABLE_RANK = 3
+
+
+class ActionDefaultAskAffirmation(Action):
+    """First stage of the two-stage fallback: "did you mean …?" with readable buttons."""
+
+    def name(self) -> str:
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        known = domain.get("responses", {})
+        choices = [
+            r["name"]
+            for r in ranking
+            if r.get("name") not in ("nlu_fallback", None) and f"utter_label_{r['name']}" in known
+        ][:SUGGESTABLE_RANK]
+        if not choices:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        buttons = [{"title": label(domain, name), "payload": f"/{name}"} for name in choices]
+        buttons.append({"title": label(domain, "none_of_these"), "payload": "/out_of_scope"})
+        dispatcher.utter_message(
+            response="utter_ask_affirm_intent",
+            intent_label=label(domain, choices[0]),
+            buttons=buttons,
+        )
+        return []
+
+
+FALLBACKS = ("action_default_fallback", "action_two_stage_fallback")
+
+
+def failed_just_before(tracker: Tracker) -> bool:
+    """Was the previous customer message also not understood?"""
+    seen_current = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_current:
+                return False
+            seen_current = True
+        elif (
+            seen_current and event.get("event") == "action" and event.get("name") != "action_listen"
+        ):
+            return event.get("name") in FALLBACKS
+    return False
+
+
+class ActionDefaultFallback(Action):
+    """Not understood: the first time, ask again with a menu; the second time, offer a person."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        second = (
+            failed_just_before(tracker) or tracker.active_loop_name == "action_two_stage_fallback"
+        )
+        dispatcher.utter_message(response="utter_default" if second else "utter_fallback_first")
+        # Forget the message we could not understand, as Rasa's own fallback does, so it
+        # does not steer the next prediction.
+        return [UserUtteranceReverted()]

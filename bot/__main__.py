@@ -1,0 +1,216 @@
+"""Command line of the service backend: ``python -m bot COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot import tables
+from bot.api import openapi_document
+from bot.app import ROUTES, VERSION, create_app
+from bot.clock import Clock
+from bot.db import Database, create_engine
+from bot.demo import seed_demo
+from bot.importer import IMPORTERS, ImportFailed
+from bot.knowledge import dictionary_words, nlu_lookups
+from bot.migrate import upgrade
+from bot.settings import Settings
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    db = Database(create_engine(settings.database_url))
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        async with db.read() as conn:
+            filled = await conn.scalar(select(func.count()).select_from(tables.models))
+        if filled:
+            if args.if_empty:
+                print("demo data already loaded")
+                return 0
+            print(
+                "the database already holds data; the demo loads only into an empty one",
+                file=sys.stderr,
+            )
+            return 1
+        lines = await seed_demo(
+            db, settings, Clock(settings.timezone), devices=args.devices, codes=args.codes
+        )
+        print("demo data loaded. Try:")
+        for line in lines:
+            print("  " + line)
+        return 0
+
+    if args.migrate:
+        upgrade(settings.database_url)
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    clock = Clock(settings.timezone)
+
+    async def work(db: Database) -> int:
+        try:
+            count = await IMPORTERS[args.kind](db, path, clock.now())
+        except ImportFailed as exc:
+            for problem in exc.problems[:100]:
+                print(problem, file=sys.stderr)
+            if len(exc.problems) > 100:
+                print(f"... and {len(exc.problems) - 100} more", file=sys.stderr)
+            print(f"{path.name}: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"{path.name}: imported {count} {args.kind} record(s). "
+            "Restart the backend or POST /api/knowledge/reindex to refresh search."
+        )
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
+    print(
+        json.dumps(
+            openapi_document(ROUTES, title="星辰科技售后服务后端 API", version=VERSION),
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    return 0
+
+
+def cmd_nlu_data(settings: Settings, args: argparse.Namespace) -> int:
+    """Write what the NLU learns from the catalogue: the jieba user dictionary and lookup tables."""
+
+    async def work(db: Database) -> int:
+        async with db.read() as conn:
+            words = await dictionary_words(conn)
+            lookups = await nlu_lookups(conn)
+        words += _annotated_words(Path(args.lookups).parent.parent)
+        _write_nlu_data(Path(args.dictionary), Path(args.lookups), words, lookups)
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+_ANNOTATION = re.compile(r"\[([^\]\n]{2,12})\]\(")
+
+
+def _annotated_words(nlu_dir: Path) -> list[str]:
+    """Entity values and synonyms of the training data: the tokenizer must keep them whole
+    (明天下午, 延保, 上门), or the entity extractor sees half a word."""
+    words: set[str] = set()
+    for path in sorted(nlu_dir.glob("*.yml")):
+        content = path.read_text(encoding="utf-8")
+        words.update(m.strip() for m in _ANNOTATION.findall(content))
+        for block in (yaml.safe_load(content) or {}).get("nlu", []):
+            if "synonym" in block:
+                words.update(
+                    line[2:].strip()
+                    for line in block["examples"].splitlines()
+                    if line.strip().startswith("- ")
+                )
+    # Serials, codes and phone numbers are matched by regexes, not looked up as words.
+    return sorted(w for w in words if w and " " not in w and not re.fullmatch(r"[\x00-\x7f]+", w))
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings as YAML literal blocks, the way Rasa's own data files look."""
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+def _write_nlu_data(
+    dictionary: Path, lookups_file: Path, words: list[str], lookups: dict[str, list[str]]
+) -> None:
+    dictionary.mkdir(parents=True, exist_ok=True)
+    # jieba matches dictionary words case-sensitively; customers type model codes in any case.
+    variants = sorted({v for w in words if " " not in w for v in (w, w.lower(), w.upper())})
+    (dictionary / "userdict.txt").write_text(
+        "".join(f"{w} 200000\n" for w in variants), encoding="utf-8"
+    )
+    lookups_file.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "version": "3.1",
+        "nlu": [
+            {"lookup": name, "examples": "".join(f"- {v}\n" for v in values)}
+            for name, values in lookups.items()
+        ],
+    }
+    header = "# Generated by `python -m bot nlu-data` from the catalogue and knowledge base.\n"
+    lookups_file.write_text(
+        header + yaml.dump(document, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    print(
+        f"{dictionary}: {len(variants)} words; {lookups_file}: "
+        + ", ".join(f"{len(v)} {k}" for k, v in lookups.items())
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the HTTP API").set_defaults(run=cmd_serve)
+    sub.add_parser("migrate", help="bring the schema up to date").set_defaults(run=cmd_migrate)
+    seed = sub.add_parser("seed", help="load the demo data set into an empty database")
+    seed.add_argument("--devices", type=int, default=2000)
+    seed.add_argument("--codes", type=int, default=5000)
+    seed.add_argument("--if-empty", action="store_true", help="do nothing when data is present")
+    seed.add_argument("--migrate", action="store_true", help="migrate the schema first")
+    seed.set_defaults(run=cmd_seed)
+    imp = sub.add_parser("import", help="import a manufacturer's data file (CSV, JSON or YAML)")
+    imp.add_argument("kind", choices=sorted(IMPORTERS))
+    imp.add_argument("file")
+    imp.set_defaults(run=cmd_import)
+    sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=cmd_openapi)
+    nlu = sub.add_parser("nlu-data", help="write the NLU's user dictionary and lookup tables")
+    nlu.add_argument("--dictionary", default="var/nlu/dictionary")
+    nlu.add_argument("--lookups", default="data/nlu/generated/lookups.yml")
+    nlu.set_defaults(run=cmd_nlu_data)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run: Callable[[Settings, argparse.Namespace], int] = args.run
+    return run(Settings.from_env(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Complaints: recorded with severity, linked to conversation and work order, tracked to closure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from bot import tables
+from bot.api import (
+    CLOCK,
+    DB,
+    ApiError,
+    Body,
+    Query,
+    Reply,
+    Routes,
+    fetch_one,
+    from_row,
+    path_param,
+)
+from bot.clock import Clock
+from bot.db import replayed
+from bot.ids import (
+    COMPLAINT_PREFIX,
+    next_id,
+    normalize_daily_id,
+    normalize_serial,
+    normalize_work_order_id,
+)
+
+routes = Routes("complaints")
+
+Severity = Literal["low", "medium", "high", "critical"]
+Status = Literal["open", "in_progress", "resolved", "closed"]
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "open": ("in_progress", "resolved", "closed"),
+    "in_progress": ("resolved", "closed"),
+    "resolved": ("closed", "in_progress"),
+    "closed": (),
+}
+
+
+class ComplaintIn(Body):
+    text: str = Field(min_length=1, max_length=10_000)
+    severity: Severity = "medium"
+    conversation_id: str | None = Field(None, max_length=100)
+    channel: str | None = Field(None, max_length=20)
+    serial: str | None = Field(None, max_length=40)
+    work_order_id: str | None = Field(None, max_length=40)
+    contact: str | None = Field(None, max_length=60)
+
+
+class ComplaintUpdate(Body):
+    status: Status
+    resolution: str | None = Field(None, max_length=5000)
+
+
+class Complaint(BaseModel):
+    id: str
+    text: str
+    severity: Severity
+    status: Status
+    conversation_id: str | None
+    channel: str | None
+    serial: str | None
+    work_order_id: str | None
+    contact: str | None
+    resolution: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComplaintQuery(Query):
+    status: Status | None = None
+    conversation_id: str | None = Field(None, max_length=100)
+
+
+def _out(row: Any, clock: Clock) -> Complaint:
+    return from_row(Complaint, row, clock, "created_at", "updated_at")
+
+
+def _optional_id(raw: str | None, normalize: Any, field: str) -> str | None:
+    if not raw:
+        return None
+    value: str | None = normalize(raw)
+    if value is None:
+        raise ApiError(
+            422,
+            "invalid_body",
+            f"{raw!r} is not a valid {field}",
+            fields=[{"field": field, "message": "invalid format"}],
+        )
+    return value
+
+
+@routes.post(
+    "/api/complaints",
+    summary="Record a complaint",
+    body=ComplaintIn,
+    response=Complaint,
+    status=201,
+)
+async def create(request: web.Request, body: ComplaintIn) -> Complaint | Reply:
+    clock = request.config_dict[CLOCK]
+    key = request.headers.get("Idempotency-Key")
+    c = tables.complaints
+    values = {
+        **body.dict(),
+        "serial": _optional_id(body.serial, normalize_serial, "serial"),
+        "work_order_id": _optional_id(body.work_order_id, normalize_work_order_id, "work_order_id"),
+    }
+    async with request.config_dict[DB].write() as conn:
+        if (row := await replayed(conn, c, key)) is not None:
+            return Reply(_out(row, clock), 200)
+        now = clock.to_db(clock.now())
+        values |= {
+            "id": await next_id(conn, COMPLAINT_PREFIX, clock.today()),
+            "status": "open",
+            "idempotency_key": key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await conn.execute(c.insert().values(**values))
+        return _out(await fetch_one(conn, c.c.id, values["id"], "complaint"), clock)
+
+
+def _id(request: web.Request) -> str:
+    return path_param(
+        request, "id", lambda s: normalize_daily_id(s, COMPLAINT_PREFIX), "complaint_id"
+    )
+
+
+@routes.get("/api/complaints/{id}", summary="One complaint", response=Complaint, errors=(400, 404))
+async def show(request: web.Request, _: None) -> Complaint:
+    complaint_id = _id(request)
+    async with request.config_dict[DB].read() as conn:
+        row = await fetch_one(conn, tables.complaints.c.id, complaint_id, "complaint")
+    return _out(row, request.config_dict[CLOCK])
+
+
+@routes.get(
+    "/api/complaints",
+    summary="Complaints by status or conversation, most severe first",
+    query=ComplaintQuery,
+    response=list[Complaint],
+)
+async def search(request: web.Request, query: ComplaintQuery) -> list[Complaint]:
+    c = tables.complaints
+    stmt = select(c).order_by(c.c.created_at).limit(200)
+    if query.status:
+        stmt = stmt.where(c.c.status == query.status)
+    if query.conversation_id:
+        stmt = stmt.where(c.c.conversation_id == query.conversation_id)
+    async with request.config_dict[DB].read() as conn:
+        rows = (await conn.execute(stmt)).all()
+    order = ("critical", "high", "medium", "low")
+    clock = request.config_dict[CLOCK]
+    return sorted((_out(r, clock) for r in rows), key=lambda x: order.index(x.severity))
+
+
+@routes.patch(
+    "/api/complaints/{id}",
+    summary="Move a complaint along (staff)",
+    body=ComplaintUpdate,
+    response=Complaint,
+    errors=(400, 404, 409),
+)
+async def update(request: web.Request, body: ComplaintUpdate) -> Complaint:
+    complaint_id = _id(request)
+    clock = request.config_dict[CLOCK]
+    c = tables.complaints
+    async with request.config_dict[DB].write() as conn:
+        row = await fetch_one(conn, c.c.id, complaint_id, "complaint")
+        if body.status != row.status and body.status not in TRANSITIONS[row.status]:
+            raise ApiError(409, "invalid_transition", f"{row.status} cannot go to {body.status}")
+        await conn.execute(
+            c.update()
+            .where(c.c.id == complaint_id)
+            .values(
+                status=body.status,
+                resolution=body.resolution or row.resolution,
+                updated_at=clock.to_db(clock.now()),
+            )
+        )
+        return _out(await fetch_one(conn, c.c.id, complaint_id, "complaint"), clock)

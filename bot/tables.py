@@ -1,0 +1,346 @@
+"""The relational schema, as SQLAlchemy Core tables. Migrations in `bot/migrations` create it.
+
+Timestamps are stored as naive UTC (`Clock.to_db`) so that SQLite and PostgreSQL hold the
+same values; dates are civil dates in the service's time zone.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- catalogue ---------------------------------------------------------------------------
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", String(20), primary_key=True),
+    Column("name", String(40), nullable=False),
+    Column("synonyms", JSON, nullable=False),
+)
+
+parts = Table(
+    "parts",
+    metadata,
+    Column("code", String(30), primary_key=True),
+    Column("name", String(40), nullable=False),
+    Column("synonyms", JSON, nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("code", String(30), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("category", String(20), ForeignKey("categories.code"), nullable=False, index=True),
+    Column("series", String(40), nullable=False),
+    Column("launched_on", Date, nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("specs", JSON, nullable=False),
+    Column("compatible_consumables", JSON, nullable=False),
+)
+
+firmware_releases = Table(
+    "firmware_releases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_code", String(30), ForeignKey("models.code"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("released_on", Date, nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("compatibility", Text, nullable=False),
+    UniqueConstraint(
+        "model_code", "kind", "version", name="uq_firmware_releases_model_kind_version"
+    ),
+)
+
+# --- warranty ----------------------------------------------------------------------------
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("title", String(100), nullable=False),
+    Column("legal", Boolean, nullable=False),
+    Column("categories", JSON, nullable=False),
+    # The whole policy table (windows, exclusions, citations) as validated data.
+    Column("document", JSON, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("serial", String(12), primary_key=True),
+    Column("model_code", String(30), ForeignKey("models.code"), nullable=False, index=True),
+    # Null when the customer has no invoice: the policy's no_invoice exclusion then applies.
+    Column("invoice_date", Date, nullable=True),
+    Column("seller", String(100), nullable=False),
+    Column("invoice_no", String(40), nullable=True),
+    Column("extended_until", Date, nullable=True),
+    Column("customer_name", String(40), nullable=True),
+    Column("customer_phone", String(20), nullable=True),
+    Column("city", String(20), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("serial", String(12), ForeignKey("devices.serial"), nullable=False, index=True),
+    Column("repaired_on", Date, nullable=False),
+    Column("part", String(30), nullable=True),
+    Column("fault", Text, nullable=False),
+    Column("work_order_id", String(15), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+)
+
+warranty_plans = Table(
+    "warranty_plans",
+    metadata,
+    Column("code", String(30), primary_key=True),
+    Column("name", String(60), nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("years", Integer, nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+warranty_extensions = Table(
+    "warranty_extensions",
+    metadata,
+    Column("id", String(15), primary_key=True),
+    Column("serial", String(12), ForeignKey("devices.serial"), nullable=False, index=True),
+    Column("plan_code", String(30), ForeignKey("warranty_plans.code"), nullable=False),
+    Column("purchased_on", Date, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    Column("idempotency_key", String(100), nullable=True, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# --- authenticity ------------------------------------------------------------------------
+
+security_batches = Table(
+    "security_batches",
+    metadata,
+    Column("code", String(30), primary_key=True),
+    Column("model_code", String(30), ForeignKey("models.code"), nullable=False),
+    Column("produced_on", Date, nullable=False),
+    Column("quantity", Integer, nullable=False),
+)
+
+security_codes = Table(
+    "security_codes",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column(
+        "batch_code", String(30), ForeignKey("security_batches.code"), nullable=False, index=True
+    ),
+    Column("query_count", Integer, nullable=False, default=0),
+    Column("first_queried_at", DateTime, nullable=True),
+    Column("last_queried_at", DateTime, nullable=True),
+)
+
+security_queries = Table(
+    "security_queries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Not a foreign key: unknown codes are recorded too, they are the brute-force signal.
+    Column("code", String(16), nullable=False, index=True),
+    Column("source", String(100), nullable=False),
+    Column("result", String(20), nullable=False),
+    Column("queried_at", DateTime, nullable=False),
+    Index("ix_security_queries_source_at", "source", "queried_at"),
+)
+
+counterfeit_reports = Table(
+    "counterfeit_reports",
+    metadata,
+    Column("id", String(15), primary_key=True),
+    Column("code", String(16), nullable=True),
+    Column("model_code", String(30), nullable=True),
+    Column("source", String(100), nullable=False),
+    Column("conversation_id", String(100), nullable=True),
+    Column("where_bought", Text, nullable=False),
+    Column("city", String(20), nullable=True),
+    Column("contact", String(60), nullable=True),
+    Column("note", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("idempotency_key", String(100), nullable=True, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# --- stations ----------------------------------------------------------------------------
+
+stations = Table(
+    "stations",
+    metadata,
+    Column("code", String(10), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("city", String(20), nullable=False, index=True),
+    Column("district", String(20), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("phone", String(30), nullable=False),
+    Column("hours", String(60), nullable=False),
+    Column("open_weekdays", JSON, nullable=False),
+    Column("services", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("daily_capacity", Integer, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+)
+
+# One row per (station, slot) that has ever been booked: `booked` only moves through
+# conditional UPDATEs (`booked < capacity`), which is what makes double booking impossible.
+slot_loads = Table(
+    "slot_loads",
+    metadata,
+    Column("station_code", String(10), ForeignKey("stations.code"), primary_key=True),
+    Column("slot_date", Date, primary_key=True),
+    Column("slot_start", String(5), primary_key=True),
+    Column("booked", Integer, nullable=False),
+    Column("capacity", Integer, nullable=False),
+)
+
+# Daily counters behind human-readable ids such as WO20261120-0007.
+sequences = Table(
+    "sequences",
+    metadata,
+    Column("prefix", String(4), primary_key=True),
+    Column("day", String(8), primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+# --- work orders -------------------------------------------------------------------------
+
+work_orders = Table(
+    "work_orders",
+    metadata,
+    Column("id", String(15), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("serial", String(12), nullable=True, index=True),
+    Column("model_code", String(30), nullable=True),
+    Column("fault", Text, nullable=False),
+    Column("error_code", String(30), nullable=True),
+    Column("steps_tried", JSON, nullable=False),
+    Column("station_code", String(10), ForeignKey("stations.code"), nullable=False),
+    Column("slot_date", Date, nullable=True),
+    Column("slot_start", String(5), nullable=True),
+    Column("customer_name", String(40), nullable=True),
+    Column("phone", String(20), nullable=True),
+    Column("address", Text, nullable=True),
+    Column("conversation_id", String(100), nullable=True, index=True),
+    Column("channel", String(20), nullable=True),
+    Column("reschedule_count", Integer, nullable=False, default=0),
+    Column("rating", Integer, nullable=True),
+    Column("rating_comment", Text, nullable=True),
+    Column("rated_at", DateTime, nullable=True),
+    Column("idempotency_key", String(100), nullable=True, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+work_order_events = Table(
+    "work_order_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("work_order_id", String(15), ForeignKey("work_orders.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("actor", String(60), nullable=False),
+)
+
+# --- knowledge ---------------------------------------------------------------------------
+
+knowledge_cases = Table(
+    "knowledge_cases",
+    metadata,
+    Column("code", String(10), primary_key=True),
+    Column("category", String(20), ForeignKey("categories.code"), nullable=False),
+    Column("models", JSON, nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("symptoms", JSON, nullable=False),
+    Column("error_codes", JSON, nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("stop_when", Text, nullable=False),
+    Column("suspect_part", String(30), nullable=True),
+    Column("performance_fault", Boolean, nullable=False),
+    Column("safety", Boolean, nullable=False),
+)
+
+synonyms = Table(
+    "synonyms",
+    metadata,
+    Column("variant", String(60), primary_key=True),
+    Column("canonical", String(60), nullable=False),
+)
+
+dictionary_terms = Table(
+    "dictionary_terms",
+    metadata,
+    Column("term", String(60), primary_key=True),
+)
+
+# --- complaints and handoffs -------------------------------------------------------------
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", String(15), primary_key=True),
+    Column("conversation_id", String(100), nullable=True, index=True),
+    Column("channel", String(20), nullable=True),
+    Column("serial", String(12), nullable=True),
+    Column("work_order_id", String(15), nullable=True),
+    Column("severity", String(10), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("contact", String(60), nullable=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("resolution", Text, nullable=True),
+    Column("idempotency_key", String(100), nullable=True, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", String(15), primary_key=True),
+    Column("conversation_id", String(100), nullable=False, index=True),
+    Column("channel", String(20), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("package", JSON, nullable=False),
+    Column("complaint_id", String(15), ForeignKey("complaints.id"), nullable=True),
+    Column("idempotency_key", String(100), nullable=True, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)

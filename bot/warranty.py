@@ -1,0 +1,514 @@
+"""Warranty: the device registry, the 三包 verdict, policy tables and extended-warranty plans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field, StrictBool
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import tables
+from bot.api import (
+    CLOCK,
+    DB,
+    ApiError,
+    Body,
+    Query,
+    Reply,
+    Routes,
+    fetch_one,
+    not_found,
+    path_param,
+)
+from bot.catalogue import CODE, MODEL_CODE, part_names
+from bot.clock import Clock
+from bot.db import replayed
+from bot.ids import EXTENSION_PREFIX, SERIAL_RE, next_id, normalize_serial
+from bot.sanbao import (
+    EXCLUSION_KEYS,
+    DeviceFacts,
+    Fault,
+    ImpossibleDate,
+    Length,
+    Policy,
+    RepairFact,
+    decide,
+)
+
+routes = Routes("warranty")
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+class RepairRecord(Body):
+    repaired_on: date
+    part: str | None = Field(None, regex=CODE)
+    fault: str = Field(min_length=1, max_length=2000)
+    work_order_id: str | None = None
+    note: str = ""
+
+
+class DeviceRecord(Body):
+    serial: str = Field(regex=f"^{SERIAL_RE.pattern}$")
+    model_code: str = Field(regex=MODEL_CODE)
+    invoice_date: date | None
+    seller: str = Field(min_length=1, max_length=100)
+    invoice_no: str | None = Field(None, max_length=40)
+    extended_until: date | None = None
+    customer_name: str | None = Field(None, max_length=40)
+    customer_phone: str | None = Field(None, regex=r"^[0-9+\-\s]{5,20}$")
+    city: str | None = Field(None, max_length=20)
+    repairs: list[RepairRecord] = []
+
+
+class PlanRecord(Body):
+    code: str = Field(regex=r"^[A-Z0-9\-]{2,30}$")
+    name: str = Field(min_length=1, max_length=60)
+    categories: list[str] = Field(min_items=1)
+    years: int = Field(gt=0, le=5)
+    price_cents: int = Field(ge=0)
+    description: str = Field(min_length=1)
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class Repair(BaseModel):
+    repaired_on: date
+    part: str | None
+    part_name: str | None
+    fault: str
+    work_order_id: str | None
+
+
+class Device(BaseModel):
+    serial: str
+    model_code: str
+    model_name: str
+    category: str
+    invoice_date: date | None
+    seller: str
+    extended_until: date | None
+    repairs: list[Repair]
+
+
+class ReasonOut(BaseModel):
+    text: str
+    article: str | None
+
+
+class OptionOut(BaseModel):
+    remedy: str
+    until: date | None
+
+
+class CoverageOut(BaseModel):
+    key: str
+    requires: str
+    ends_on: date
+    active: bool
+
+
+class Verdict(BaseModel):
+    serial: str
+    model_code: str
+    model_name: str
+    category: str
+    policy_code: str
+    policy_title: str
+    legal: bool
+    source: str
+    invoice_date: date | None
+    on_date: date
+    days_since_invoice: int | None
+    part: str | None
+    main_part: bool
+    remedy: Literal["return", "exchange", "free_repair", "paid_repair"]
+    until: date | None
+    options: list[OptionOut]
+    basis: str = Field(
+        description="a window key, repeat_repair, repair_guarantee, extended_warranty, exclusion"
+        " or expired"
+    )
+    reasons: list[ReasonOut]
+    coverage: list[CoverageOut]
+    extended_until: date | None
+
+
+class Plan(BaseModel):
+    code: str
+    name: str
+    categories: list[str]
+    years: int
+    price_cents: int
+    description: str
+
+
+class Extension(BaseModel):
+    id: str
+    serial: str
+    plan_code: str
+    purchased_on: date
+    starts_on: date
+    ends_on: date
+    price_cents: int
+
+
+# --- storage -----------------------------------------------------------------------------
+
+
+async def upsert_policies(conn: AsyncConnection, records: Sequence[Policy]) -> None:
+    p = tables.policies
+    for policy in records:
+        await conn.execute(p.delete().where(p.c.code == policy.code))
+        await conn.execute(
+            p.insert().values(
+                code=policy.code,
+                title=policy.title,
+                legal=policy.legal,
+                categories=policy.categories,
+                document=policy.dict(),
+            )
+        )
+
+
+async def upsert_devices(
+    conn: AsyncConnection, records: Sequence[DeviceRecord], now: datetime
+) -> None:
+    d, r = tables.devices, tables.repairs
+    for rec in records:
+        values = rec.dict(exclude={"repairs"})
+        if await conn.scalar(select(d.c.serial).where(d.c.serial == rec.serial)):
+            await conn.execute(d.update().where(d.c.serial == rec.serial).values(**values))
+            await conn.execute(r.delete().where(r.c.serial == rec.serial))
+        else:
+            await conn.execute(d.insert().values(**values, created_at=now))
+        if rec.repairs:
+            await conn.execute(
+                r.insert(), [{"serial": rec.serial, **x.dict()} for x in rec.repairs]
+            )
+
+
+async def upsert_plans(conn: AsyncConnection, records: Sequence[PlanRecord]) -> None:
+    p = tables.warranty_plans
+    for rec in records:
+        await conn.execute(p.delete().where(p.c.code == rec.code))
+        await conn.execute(p.insert().values(**rec.dict()))
+
+
+async def policy_for(conn: AsyncConnection, category: str) -> Policy:
+    for row in await conn.execute(select(tables.policies.c.document, tables.policies.c.categories)):
+        if category in row.categories:
+            return Policy.parse_obj(row.document)
+    raise ApiError(409, "no_policy", f"no warranty policy covers category {category!r}")
+
+
+async def load_device(conn: AsyncConnection, serial: str) -> Device:
+    d, m, r = tables.devices, tables.models, tables.repairs
+    row = (
+        await conn.execute(
+            select(d, m.c.name.label("model_name"), m.c.category)
+            .join(m, m.c.code == d.c.model_code)
+            .where(d.c.serial == serial)
+        )
+    ).one_or_none()
+    if row is None:
+        raise not_found("device", serial)
+    names = await part_names(conn)
+    repairs = await conn.execute(
+        select(r).where(r.c.serial == serial).order_by(r.c.repaired_on, r.c.id)
+    )
+    return Device(
+        serial=row.serial,
+        model_code=row.model_code,
+        model_name=row.model_name,
+        category=row.category,
+        invoice_date=row.invoice_date,
+        seller=row.seller,
+        extended_until=row.extended_until,
+        repairs=[
+            Repair(
+                repaired_on=x.repaired_on,
+                part=x.part,
+                part_name=names.get(x.part) if x.part else None,
+                fault=x.fault,
+                work_order_id=x.work_order_id,
+            )
+            for x in repairs
+        ],
+    )
+
+
+async def extension_terms(conn: AsyncConnection, serial: str, category: str) -> str | None:
+    """The terms of the plan bought for the device; for an extension that arrived with imported
+    data (no purchase here), the terms of the category's plans."""
+    e, p = tables.warranty_extensions, tables.warranty_plans
+    bought = await conn.scalar(
+        select(p.c.description)
+        .join(e, e.c.plan_code == p.c.code)
+        .where(e.c.serial == serial)
+        .order_by(e.c.ends_on.desc())
+        .limit(1)
+    )
+    if bought is not None:
+        return str(bought)
+    for row in await conn.execute(select(p.c.description, p.c.categories).order_by(p.c.code)):
+        if category in row.categories:
+            return str(row.description)
+    return None
+
+
+async def verdict_for(conn: AsyncConnection, serial: str, fault: Fault, on_date: date) -> Verdict:
+    device = await load_device(conn, serial)
+    policy = await policy_for(conn, device.category)
+    unknown = [k for k in fault.exclusions if policy.exclusion(k) is None]
+    if unknown:
+        allowed = ", ".join(e.key for e in policy.exclusions)
+        raise ApiError(
+            422,
+            "invalid_body",
+            f"exclusion {unknown[0]!r} is not part of policy {policy.code}; it knows: {allowed}",
+            fields=[{"field": "fault.exclusions", "message": f"unknown for {policy.code}"}],
+        )
+    facts = DeviceFacts(
+        category=device.category,
+        invoice_date=device.invoice_date,
+        extended_until=device.extended_until,
+        extension_reason=await extension_terms(conn, serial, device.category),
+        repairs=tuple(RepairFact(x.repaired_on, x.part) for x in device.repairs),
+    )
+    try:
+        decision = decide(policy, facts, fault, on_date)
+    except ImpossibleDate as exc:
+        raise ApiError(
+            422, "impossible_date", str(exc), fields=[{"field": "on_date", "message": str(exc)}]
+        ) from exc
+    return Verdict(
+        serial=device.serial,
+        model_code=device.model_code,
+        model_name=device.model_name,
+        category=device.category,
+        policy_code=policy.code,
+        policy_title=policy.title,
+        legal=policy.legal,
+        source=policy.source,
+        invoice_date=device.invoice_date,
+        on_date=on_date,
+        days_since_invoice=decision.days_since_invoice,
+        part=fault.part,
+        main_part=decision.main_part,
+        remedy=decision.remedy,
+        until=decision.until,
+        options=[OptionOut(remedy=o.remedy, until=o.until) for o in decision.options],
+        basis=decision.basis,
+        reasons=[ReasonOut(text=r.text, article=r.article) for r in decision.reasons],
+        coverage=[CoverageOut(**c.__dict__) for c in decision.coverage],
+        extended_until=device.extended_until,
+    )
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+class FaultIn(Body):
+    part: str | None = Field(None, description="part code, see /api/catalogue/parts")
+    performance_fault: StrictBool = True
+    exclusions: list[Literal[EXCLUSION_KEYS]] = []  # type: ignore[valid-type]
+    description: str | None = Field(None, max_length=2000)
+
+
+class VerdictIn(Body):
+    serial: str = Field(min_length=1, max_length=40)
+    fault: FaultIn = FaultIn()
+    on_date: date | None = Field(None, description="defaults to today in the service's time zone")
+
+
+class PolicyQuery(Query):
+    category: str | None = None
+
+
+class PlanQuery(Query):
+    category: str | None = None
+    serial: str | None = None
+
+
+class ExtensionIn(Body):
+    serial: str = Field(min_length=1, max_length=40)
+    plan_code: str = Field(min_length=1, max_length=30)
+
+
+def _serial(raw: str, field: str = "serial") -> str:
+    serial = normalize_serial(raw)
+    if serial is None:
+        raise ApiError(
+            422,
+            "invalid_serial",
+            f"{raw!r} is not a serial number: two letters then 6-10 letters or digits",
+            fields=[{"field": field, "message": "not a serial number"}],
+        )
+    return serial
+
+
+@routes.get(
+    "/api/warranty/devices/{serial}",
+    summary="A registered device with its repair history",
+    response=Device,
+    errors=(400, 404),
+)
+async def show_device(request: web.Request, _: None) -> Device:
+    serial = path_param(request, "serial", normalize_serial, "serial")
+    async with request.config_dict[DB].read() as conn:
+        return await load_device(conn, serial)
+
+
+@routes.post(
+    "/api/warranty/devices",
+    summary="Register a device (manufacturer or dealer systems)",
+    body=DeviceRecord,
+    response=Device,
+    status=201,
+    errors=(409,),
+)
+async def register_device(request: web.Request, body: DeviceRecord) -> Device:
+    clock = request.config_dict[CLOCK]
+    async with request.config_dict[DB].write() as conn:
+        if await conn.scalar(
+            select(tables.devices.c.serial).where(tables.devices.c.serial == body.serial)
+        ):
+            raise ApiError(409, "device_exists", f"device {body.serial} is already registered")
+        if not await conn.scalar(
+            select(tables.models.c.code).where(tables.models.c.code == body.model_code)
+        ):
+            raise ApiError(422, "unknown_model", f"no model {body.model_code!r} in the catalogue")
+        if body.invoice_date and body.invoice_date > clock.today():
+            raise ApiError(422, "impossible_date", "the invoice date lies in the future")
+        await upsert_devices(conn, [body], clock.to_db(clock.now()))
+        return await load_device(conn, body.serial)
+
+
+@routes.post(
+    "/api/warranty/verdict",
+    summary="The 三包 verdict for a device's fault on a day",
+    body=VerdictIn,
+    response=Verdict,
+    errors=(404, 409),
+)
+async def verdict(request: web.Request, body: VerdictIn) -> Verdict:
+    serial = _serial(body.serial)
+    on_date = body.on_date or request.config_dict[CLOCK].today()
+    async with request.config_dict[DB].read() as conn:
+        if body.fault.part is not None and body.fault.part not in await part_names(conn):
+            raise ApiError(
+                422,
+                "invalid_body",
+                f"unknown part {body.fault.part!r}",
+                fields=[{"field": "fault.part", "message": "unknown part code"}],
+            )
+        fault = Fault(
+            part=body.fault.part,
+            performance_fault=body.fault.performance_fault,
+            exclusions=tuple(body.fault.exclusions),
+        )
+        return await verdict_for(conn, serial, fault, on_date)
+
+
+@routes.get(
+    "/api/warranty/policies",
+    summary="Policy tables with their articles",
+    query=PolicyQuery,
+    response=list[Policy],
+)
+async def list_policies(request: web.Request, query: PolicyQuery) -> list[Policy]:
+    async with request.config_dict[DB].read() as conn:
+        rows = await conn.execute(
+            select(tables.policies.c.document).order_by(tables.policies.c.code)
+        )
+        found = [Policy.parse_obj(r.document) for r in rows]
+    if query.category:
+        found = [p for p in found if query.category in p.categories]
+    return found
+
+
+@routes.get(
+    "/api/warranty/plans",
+    summary="Extended-warranty plans for a category or device",
+    query=PlanQuery,
+    response=list[Plan],
+    errors=(404,),
+)
+async def list_plans(request: web.Request, query: PlanQuery) -> list[Plan]:
+    category = query.category
+    async with request.config_dict[DB].read() as conn:
+        if query.serial:
+            category = (await load_device(conn, _serial(query.serial))).category
+        rows = await conn.execute(
+            select(tables.warranty_plans).order_by(tables.warranty_plans.c.code)
+        )
+        plans = [Plan.parse_obj(r._mapping) for r in rows]
+    return [p for p in plans if category is None or category in p.categories]
+
+
+@routes.post(
+    "/api/warranty/extensions",
+    summary="Buy an extended-warranty plan for a device",
+    body=ExtensionIn,
+    response=Extension,
+    status=201,
+    errors=(404, 409),
+)
+async def buy_extension(request: web.Request, body: ExtensionIn) -> Extension | Reply:
+    serial = _serial(body.serial)
+    key = request.headers.get("Idempotency-Key")
+    async with request.config_dict[DB].write() as conn:
+        if (row := await replayed(conn, tables.warranty_extensions, key)) is not None:
+            return Reply(Extension.parse_obj(row._mapping), 200)
+        return await purchase(conn, request.config_dict[CLOCK], serial, body.plan_code, key)
+
+
+async def purchase(
+    conn: AsyncConnection, clock: Clock, serial: str, plan_code: str, key: str | None = None
+) -> Extension:
+    """Sell an extension: once per device, while the standard coverage still runs."""
+    e = tables.warranty_extensions
+    device = await load_device(conn, serial)
+    plan_row = await fetch_one(conn, tables.warranty_plans.c.code, plan_code, "plan")
+    plan = Plan.parse_obj(plan_row._mapping)
+    if device.category not in plan.categories:
+        raise ApiError(
+            409, "plan_not_applicable", f"plan {plan.code} does not cover {device.category}"
+        )
+    if device.invoice_date is None:
+        raise ApiError(409, "no_invoice", "an extension needs the invoice date of the device")
+    if await conn.scalar(select(e.c.id).where(e.c.serial == serial)):
+        raise ApiError(409, "already_extended", f"device {serial} already has an extended warranty")
+    policy = await policy_for(conn, device.category)
+    today = clock.today()
+    base_end = policy.base_end(device.invoice_date)
+    if today > base_end:
+        raise ApiError(
+            409,
+            "coverage_expired",
+            f"extensions are sold only while the standard coverage runs (ended {base_end})",
+        )
+    ends = Length(years=plan.years).end(base_end)
+    values = {
+        "id": await next_id(conn, EXTENSION_PREFIX, today),
+        "serial": serial,
+        "plan_code": plan.code,
+        "purchased_on": today,
+        "starts_on": base_end + timedelta(days=1),
+        "ends_on": ends,
+        "price_cents": plan.price_cents,
+        "idempotency_key": key,
+        "created_at": clock.to_db(clock.now()),
+    }
+    await conn.execute(e.insert().values(**values))
+    await conn.execute(
+        tables.devices.update().where(tables.devices.c.serial == serial).values(extended_until=ends)
+    )
+    return Extension.parse_obj(values)

@@ -1,0 +1,568 @@
+"""Work orders: booking a repair into a station slot, its life cycle, reschedule, cancel, rating."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field, root_validator, validator
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import tables
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Body, Query, Reply, Routes, not_found, path_param
+from bot.catalogue import CODE, MODEL_CODE, model_category
+from bot.clock import Clock
+from bot.db import replayed
+from bot.ids import WORK_ORDER_PREFIX, next_id, normalize_serial, normalize_work_order_id
+from bot.settings import Settings
+from bot.stations import SLOT_ENDS, get_station, release_slot, reserve_slot, slot_problem
+
+routes = Routes("workorders")
+
+Status = Literal[
+    "created",
+    "scheduled",
+    "received",
+    "diagnosing",
+    "waiting_parts",
+    "repaired",
+    "closed",
+    "cancelled",
+]
+# The life cycle. Reschedule keeps "scheduled"; cancel is only possible before the device is
+# in the station's hands.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "created": ("scheduled", "cancelled"),
+    "scheduled": ("received", "cancelled"),
+    "received": ("diagnosing",),
+    "diagnosing": ("waiting_parts", "repaired"),
+    "waiting_parts": ("repaired",),
+    "repaired": ("closed",),
+    "closed": (),
+    "cancelled": (),
+}
+CHANGEABLE = ("created", "scheduled")
+MAX_RESCHEDULES = 3
+PHONE = r"^\+?[0-9][0-9\-\s]{4,19}$"
+
+
+class CreateIn(Body):
+    kind: Literal["on_site", "drop_off", "remote"]
+    serial: str | None = Field(None, max_length=40)
+    model_code: str | None = Field(None, regex=MODEL_CODE)
+    fault: str = Field(min_length=1, max_length=2000)
+    error_code: str | None = Field(None, max_length=30)
+    steps_tried: list[str] = Field([], max_items=30)
+    station_code: str = Field(regex=r"^[A-Za-z]{2}\d{2}$")
+    slot_date: date
+    slot_start: str = Field(regex=r"^\d{2}:\d{2}$")
+    customer_name: str | None = Field(None, max_length=40)
+    phone: str | None = Field(None, regex=PHONE)
+    address: str | None = Field(None, max_length=300)
+    conversation_id: str | None = Field(None, max_length=100)
+    channel: str | None = Field(None, max_length=20)
+
+    @root_validator(skip_on_failure=True)
+    def _on_site_needs_address(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if values["kind"] == "on_site" and not (values.get("address") and values.get("phone")):
+            raise ValueError("an on-site visit needs the address and a phone number")
+        return values
+
+
+class RescheduleIn(Body):
+    slot_date: date
+    slot_start: str = Field(regex=r"^\d{2}:\d{2}$")
+    station_code: str | None = Field(None, regex=r"^[A-Za-z]{2}\d{2}$")
+
+
+class CancelIn(Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class TransitionIn(Body):
+    to: Status
+    note: str = Field("", max_length=2000)
+    actor: str = Field(min_length=1, max_length=60)
+    part: str | None = Field(None, regex=CODE, description="part repaired, with to=repaired")
+
+
+class RatingIn(Body):
+    score: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=2000)
+
+    @validator("score", pre=True)
+    def _whole_number(cls, value: Any) -> Any:
+        # "5" or 4.5 or true is a client bug, not a rating.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError("the score must be a whole number from 1 to 5")
+        return value
+
+
+class Event(BaseModel):
+    at: datetime
+    status: str
+    note: str
+    actor: str
+
+
+class StationRef(BaseModel):
+    code: str
+    name: str
+    address: str
+    phone: str
+
+
+class WorkOrder(BaseModel):
+    id: str
+    kind: str
+    status: Status
+    serial: str | None
+    model_code: str | None
+    fault: str
+    error_code: str | None
+    steps_tried: list[str]
+    station: StationRef
+    slot_date: date | None
+    slot_start: str | None
+    slot_end: str | None
+    customer_name: str | None
+    phone: str | None
+    address: str | None
+    conversation_id: str | None
+    channel: str | None
+    reschedule_count: int
+    rating: int | None
+    rating_comment: str | None
+    created_at: datetime
+    updated_at: datetime
+    can_cancel: bool
+    can_reschedule: bool
+    timeline: list[Event]
+
+
+class ListQuery(Query):
+    serial: str | None = Field(None, max_length=40)
+    conversation_id: str | None = Field(None, max_length=100)
+
+
+async def load(conn: AsyncConnection, clock: Clock, order_id: str, lead: timedelta) -> WorkOrder:
+    w, s, ev = tables.work_orders, tables.stations, tables.work_order_events
+    row = (
+        await conn.execute(
+            select(
+                w,
+                s.c.name.label("station_name"),
+                s.c.address.label("station_address"),
+                s.c.phone.label("station_phone"),
+            )
+            .join(s, s.c.code == w.c.station_code)
+            .where(w.c.id == order_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise not_found("work_order", order_id)
+    events = await conn.execute(select(ev).where(ev.c.work_order_id == order_id).order_by(ev.c.id))
+    return _build(
+        row,
+        [
+            Event(at=clock.from_db(e.at), status=e.status, note=e.note, actor=e.actor)
+            for e in events
+        ],
+        clock,
+        lead,
+    )
+
+
+def _build(row: Row, timeline: list[Event], clock: Clock, lead: timedelta) -> WorkOrder:
+    changeable = row.status in CHANGEABLE
+    in_time = (
+        row.slot_date is None or clock.local(row.slot_date, row.slot_start) >= clock.now() + lead
+    )
+    return WorkOrder(
+        **{
+            k: row._mapping[k]
+            for k in (
+                "id",
+                "kind",
+                "status",
+                "serial",
+                "model_code",
+                "fault",
+                "error_code",
+                "steps_tried",
+                "slot_date",
+                "slot_start",
+                "customer_name",
+                "phone",
+                "address",
+                "conversation_id",
+                "channel",
+                "reschedule_count",
+                "rating",
+                "rating_comment",
+            )
+        },
+        station=StationRef(
+            code=row.station_code,
+            name=row.station_name,
+            address=row.station_address,
+            phone=row.station_phone,
+        ),
+        slot_end=SLOT_ENDS.get(row.slot_start) if row.slot_start else None,
+        created_at=clock.from_db(row.created_at),
+        updated_at=clock.from_db(row.updated_at),
+        can_cancel=changeable,
+        can_reschedule=changeable and in_time and row.reschedule_count < MAX_RESCHEDULES,
+        timeline=timeline,
+    )
+
+
+async def _event(
+    conn: AsyncConnection, order_id: str, at: datetime, status: str, note: str, actor: str
+) -> None:
+    await conn.execute(
+        tables.work_order_events.insert().values(
+            work_order_id=order_id, at=at, status=status, note=note, actor=actor
+        )
+    )
+
+
+def _order_id(request: web.Request) -> str:
+    return path_param(request, "id", normalize_work_order_id, "work_order_id")
+
+
+def _lead(request: web.Request) -> timedelta:
+    return timedelta(minutes=request.config_dict[SETTINGS].booking_lead_minutes)
+
+
+async def _take_slot(
+    conn: AsyncConnection,
+    clock: Clock,
+    settings: Settings,
+    station_code: str,
+    day: date,
+    start: str,
+    *,
+    kind: str,
+    category: str | None,
+) -> None:
+    station = await get_station(conn, station_code)
+    if kind not in station.services:
+        raise ApiError(409, "service_not_offered", f"station {station.code} does not offer {kind}")
+    if category is not None and category not in station.categories:
+        raise ApiError(
+            409, "category_not_served", f"station {station.code} does not repair {category}"
+        )
+    lead = timedelta(minutes=settings.booking_lead_minutes)
+    problem = slot_problem(station, day, start, clock, lead, settings.booking_horizon_days)
+    if problem is not None:
+        raise ApiError(409, "slot_unavailable", problem)
+    if not await reserve_slot(conn, station, day, start):
+        raise ApiError(
+            409, "slot_full", f"the slot {day} {start} at {station.code} is fully booked"
+        )
+
+
+async def book(
+    conn: AsyncConnection, clock: Clock, settings: Settings, body: CreateIn, key: str | None = None
+) -> tuple[str, bool]:
+    """Create a work order in a free slot; returns its id and whether it was created now."""
+    w = tables.work_orders
+    serial = None
+    if body.serial:
+        serial = normalize_serial(body.serial)
+        if serial is None:
+            raise ApiError(
+                422,
+                "invalid_serial",
+                f"{body.serial!r} is not a serial number",
+                fields=[{"field": "serial", "message": "not a serial number"}],
+            )
+    if (row := await replayed(conn, w, key)) is not None:
+        return row.id, False
+    model_code = body.model_code
+    if serial:
+        model_code = await conn.scalar(
+            select(tables.devices.c.model_code).where(tables.devices.c.serial == serial)
+        )
+        if model_code is None:
+            raise not_found("device", serial)
+    category = await model_category(conn, model_code) if model_code else None
+    if model_code and category is None:
+        raise ApiError(422, "unknown_model", f"no model {model_code!r} in the catalogue")
+    station_code = body.station_code.upper()
+    await _take_slot(
+        conn,
+        clock,
+        settings,
+        station_code,
+        body.slot_date,
+        body.slot_start,
+        kind=body.kind,
+        category=category,
+    )
+    now = clock.to_db(clock.now())
+    order_id = await next_id(conn, WORK_ORDER_PREFIX, clock.today())
+    await conn.execute(
+        w.insert().values(
+            **body.dict(exclude={"serial", "model_code", "station_code"}),
+            id=order_id,
+            serial=serial,
+            model_code=model_code,
+            station_code=station_code,
+            status="scheduled",
+            reschedule_count=0,
+            idempotency_key=key,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    actor = f"customer:{body.channel}" if body.channel else "customer"
+    await _event(conn, order_id, now, "created", body.fault, actor)
+    await _event(
+        conn,
+        order_id,
+        now,
+        "scheduled",
+        f"{body.slot_date} {body.slot_start} {station_code}",
+        actor,
+    )
+    return order_id, True
+
+
+@routes.post(
+    "/api/workorders",
+    summary="Book a repair: creates a work order in a free slot",
+    body=CreateIn,
+    response=WorkOrder,
+    status=201,
+    errors=(404, 409),
+)
+async def create(request: web.Request, body: CreateIn) -> Reply:
+    clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
+    async with request.config_dict[DB].write() as conn:
+        order_id, created = await book(
+            conn, clock, settings, body, request.headers.get("Idempotency-Key")
+        )
+        return Reply(await load(conn, clock, order_id, _lead(request)), 201 if created else 200)
+
+
+@routes.get(
+    "/api/workorders/{id}",
+    summary="A work order with its timeline",
+    response=WorkOrder,
+    errors=(400, 404),
+)
+async def show(request: web.Request, _: None) -> WorkOrder:
+    async with request.config_dict[DB].read() as conn:
+        return await load(conn, request.config_dict[CLOCK], _order_id(request), _lead(request))
+
+
+@routes.get(
+    "/api/workorders",
+    summary="Work orders of a serial number or a conversation, newest first",
+    query=ListQuery,
+    response=list[WorkOrder],
+)
+async def search(request: web.Request, query: ListQuery) -> list[WorkOrder]:
+    w = tables.work_orders
+    stmt = select(w.c.id).order_by(w.c.created_at.desc(), w.c.id.desc()).limit(20)
+    if query.serial:
+        serial = normalize_serial(query.serial)
+        if serial is None:
+            raise ApiError(
+                422,
+                "invalid_serial",
+                f"{query.serial!r} is not a serial number",
+                fields=[{"field": "serial", "message": "not a serial number"}],
+            )
+        stmt = stmt.where(w.c.serial == serial)
+    elif query.conversation_id:
+        stmt = stmt.where(w.c.conversation_id == query.conversation_id)
+    else:
+        raise ApiError(422, "invalid_query", "give serial or conversation_id")
+    clock = request.config_dict[CLOCK]
+    async with request.config_dict[DB].read() as conn:
+        ids = (await conn.execute(stmt)).scalars().all()
+        return [await load(conn, clock, i, _lead(request)) for i in ids]
+
+
+async def _locked(conn: AsyncConnection, order_id: str) -> Row:
+    w = tables.work_orders
+    stmt = select(w).where(w.c.id == order_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).one_or_none()
+    if row is None:
+        raise not_found("work_order", order_id)
+    return row
+
+
+@routes.post(
+    "/api/workorders/{id}/reschedule",
+    summary="Move a booking to another slot",
+    body=RescheduleIn,
+    response=WorkOrder,
+    errors=(400, 404, 409),
+)
+async def reschedule(request: web.Request, body: RescheduleIn) -> WorkOrder:
+    clock = request.config_dict[CLOCK]
+    order_id = _order_id(request)
+    async with request.config_dict[DB].write() as conn:
+        row = await _locked(conn, order_id)
+        if row.status not in CHANGEABLE:
+            raise ApiError(
+                409, "not_changeable", f"a {row.status} work order cannot be rescheduled"
+            )
+        if row.reschedule_count >= MAX_RESCHEDULES:
+            raise ApiError(
+                409, "too_many_reschedules", f"a booking can be moved {MAX_RESCHEDULES} times"
+            )
+        if row.slot_date and clock.local(row.slot_date, row.slot_start) < clock.now() + _lead(
+            request
+        ):
+            raise ApiError(409, "too_late", "the current slot starts too soon to be moved")
+        station_code = (body.station_code or row.station_code).upper()
+        if (station_code, body.slot_date, body.slot_start) == (
+            row.station_code,
+            row.slot_date,
+            row.slot_start,
+        ):
+            raise ApiError(409, "same_slot", "the work order is already in that slot")
+        category = await model_category(conn, row.model_code) if row.model_code else None
+        await _take_slot(
+            conn,
+            clock,
+            request.config_dict[SETTINGS],
+            station_code,
+            body.slot_date,
+            body.slot_start,
+            kind=row.kind,
+            category=category,
+        )
+        if row.slot_date:
+            await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
+        now = clock.to_db(clock.now())
+        await conn.execute(
+            tables.work_orders.update()
+            .where(tables.work_orders.c.id == order_id)
+            .values(
+                station_code=station_code,
+                slot_date=body.slot_date,
+                slot_start=body.slot_start,
+                status="scheduled",
+                reschedule_count=row.reschedule_count + 1,
+                updated_at=now,
+            )
+        )
+        await _event(
+            conn,
+            order_id,
+            now,
+            "scheduled",
+            f"rescheduled to {body.slot_date} {body.slot_start} {station_code}",
+            "customer",
+        )
+        return await load(conn, clock, order_id, _lead(request))
+
+
+@routes.post(
+    "/api/workorders/{id}/cancel",
+    summary="Cancel a booking and free its slot",
+    body=CancelIn,
+    response=WorkOrder,
+    errors=(400, 404, 409),
+)
+async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
+    clock = request.config_dict[CLOCK]
+    order_id = _order_id(request)
+    async with request.config_dict[DB].write() as conn:
+        row = await _locked(conn, order_id)
+        if row.status == "cancelled":
+            return await load(conn, clock, order_id, _lead(request))
+        if row.status not in CHANGEABLE:
+            raise ApiError(409, "not_changeable", f"a {row.status} work order cannot be cancelled")
+        if row.slot_date:
+            await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
+        now = clock.to_db(clock.now())
+        await conn.execute(
+            tables.work_orders.update()
+            .where(tables.work_orders.c.id == order_id)
+            .values(status="cancelled", updated_at=now)
+        )
+        await _event(conn, order_id, now, "cancelled", body.reason, "customer")
+        return await load(conn, clock, order_id, _lead(request))
+
+
+@routes.post(
+    "/api/workorders/{id}/transitions",
+    summary="Move a work order along its life cycle (staff)",
+    body=TransitionIn,
+    response=WorkOrder,
+    errors=(400, 404, 409),
+)
+async def transition(request: web.Request, body: TransitionIn) -> WorkOrder:
+    clock = request.config_dict[CLOCK]
+    order_id = _order_id(request)
+    async with request.config_dict[DB].write() as conn:
+        await advance(conn, clock, order_id, body)
+        return await load(conn, clock, order_id, _lead(request))
+
+
+async def advance(conn: AsyncConnection, clock: Clock, order_id: str, body: TransitionIn) -> None:
+    """Apply one life-cycle step; a repair lands in the device's history for the 三包 rules."""
+    row = await _locked(conn, order_id)
+    if body.to not in TRANSITIONS[row.status]:
+        allowed = ", ".join(TRANSITIONS[row.status]) or "none"
+        raise ApiError(
+            409, "invalid_transition", f"{row.status} cannot go to {body.to}; allowed: {allowed}"
+        )
+    now = clock.to_db(clock.now())
+    if body.to == "cancelled" and row.slot_date:
+        await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
+    if body.to == "repaired" and row.serial:
+        await conn.execute(
+            tables.repairs.insert().values(
+                serial=row.serial,
+                repaired_on=clock.today(),
+                part=body.part,
+                fault=row.fault,
+                work_order_id=order_id,
+                note=body.note,
+            )
+        )
+    await conn.execute(
+        tables.work_orders.update()
+        .where(tables.work_orders.c.id == order_id)
+        .values(status=body.to, updated_at=now)
+    )
+    await _event(conn, order_id, now, body.to, body.note, body.actor)
+
+
+@routes.post(
+    "/api/workorders/{id}/rating",
+    summary="Satisfaction rating (1-5) once the order is closed",
+    body=RatingIn,
+    response=WorkOrder,
+    errors=(400, 404, 409),
+)
+async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
+    clock = request.config_dict[CLOCK]
+    order_id = _order_id(request)
+    async with request.config_dict[DB].write() as conn:
+        row = await _locked(conn, order_id)
+        if row.status != "closed":
+            raise ApiError(409, "not_closed", "a work order can be rated once it is closed")
+        if row.rating is not None:
+            raise ApiError(409, "already_rated", "this work order has been rated already")
+        now = clock.to_db(clock.now())
+        await conn.execute(
+            tables.work_orders.update()
+            .where(tables.work_orders.c.id == order_id)
+            .values(rating=body.score, rating_comment=body.comment, rated_at=now, updated_at=now)
+        )
+        await _event(conn, order_id, now, "closed", f"rated {body.score}/5", "customer")
+        return await load(conn, clock, order_id, _lead(request))

@@ -1,0 +1,75 @@
+"""No customer is left without an answer, whatever fails behind the channel.
+
+When the action server is down, an action raises, or a turn takes too long, Rasa logs
+"actions events are lost" and sends nothing. Every channel of this project hands its messages
+to Rasa through `handle_guarded`, which counts what went out and, if nothing did (and the
+conversation is not paused for a human agent), sends the apology from the domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "utter_service_unavailable"
+EMPTY = "utter_empty_message"
+
+
+def reply_timeout() -> float:
+    """Seconds a customer waits before we apologise; the turn itself goes on in the background."""
+    return float(os.environ.get("CHANNEL_REPLY_TIMEOUT", "20"))
+
+
+class CountingOutputChannel(OutputChannel):
+    """Passes every message on to the real channel and counts them."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    def name(self) -> str:
+        return str(self.inner.name())
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+
+def domain_text(agent: Agent, response: str) -> str:
+    variants = agent.domain.responses.get(response) if agent.domain else None
+    return str(variants[0].get("text", "")) if variants else ""
+
+
+async def is_paused(agent: Agent, sender_id: str) -> bool:
+    if agent.tracker_store is None:
+        return False
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    return bool(tracker and tracker.is_paused())
+
+
+async def handle_guarded(
+    agent: Agent,
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    message: UserMessage,
+) -> None:
+    """Process a message; if nothing was sent back, apologise (unless a person has it)."""
+    counter = CountingOutputChannel(message.output_channel)
+    message.output_channel = counter
+    # Shielded: a slow turn keeps running after we answered, so its events are not lost.
+    turn = asyncio.ensure_future(on_new_message(message))
+    try:
+        await asyncio.wait_for(asyncio.shield(turn), timeout=reply_timeout())
+    except asyncio.TimeoutError:
+        log.warning("no reply within %.0f s for %s", reply_timeout(), message.sender_id)
+    except Exception:
+        log.exception("processing a message of %s failed", message.sender_id)
+    if counter.sent == 0 and not await is_paused(agent, message.sender_id):
+        await counter.inner.send_text_message(message.sender_id, domain_text(agent, APOLOGY))

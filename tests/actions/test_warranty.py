@@ -1,0 +1,131 @@
+"""Warranty actions: serial validation, the verdict in words, policy answers, extensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.warranty import (
+    ActionBuyExtension,
+    ActionPolicyAnswer,
+    ActionWarrantyVerdict,
+    ValidateWarrantyForm,
+)
+from bot.client import ServiceClient
+from tests.actions.conftest import make_tracker, responses
+
+SERIAL = {"entity": "serial_number", "value": "PF2K7Q9A", "start": 0, "end": 8}
+
+
+async def test_a_known_serial_fills_the_device(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "PF2K7Q9A",
+        "inform",
+        entities=[SERIAL],
+        slots={"requested_slot": "serial_number"},
+        extracted={"serial_number": "PF2K7Q9A"},
+        active_loop="warranty_form",
+    )
+    events = await ValidateWarrantyForm().run(dispatcher, tracker, domain)
+    assert events == [
+        SlotSet("serial_number", "PF2K7Q9A"),
+        SlotSet("device_model", "XB14"),
+        SlotSet("device_category", "laptop"),
+    ]
+    assert dispatcher.messages == []
+
+
+async def test_an_unknown_serial_is_asked_again(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "ZZ12345678",
+        "inform",
+        slots={"requested_slot": "serial_number"},
+        extracted={"serial_number": "ZZ12345678"},
+        active_loop="warranty_form",
+    )
+    events = await ValidateWarrantyForm().run(dispatcher, tracker, domain)
+    assert events == [SlotSet("serial_number", None)]
+    assert responses(dispatcher) == ["utter_serial_not_found"]
+
+
+async def test_the_verdict_in_words(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("", slots={"serial_number": "PF2K7Q9A", "part": "主板"})
+    events = await ActionWarrantyVerdict().run(dispatcher, tracker, domain)
+    summary = dispatcher.messages[0]["text"]
+    assert "星辰 XB14" in summary and "退货（2026-11-24前）" in summary
+    assert "换货（2026-12-02前）" in summary and "免费维修（2028-11-17前）" in summary
+    assert responses(dispatcher) == [None, "utter_verdict_reason", "utter_verdict_next"]
+    assert "第十一条" in dispatcher.messages[1]["article"]
+    assert events == [SlotSet("warranty_summary", summary)]
+
+
+async def test_an_expired_printer(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    await ActionWarrantyVerdict().run(
+        dispatcher, make_tracker("", slots={"serial_number": "CN0H4T2M11"}), domain
+    )
+    assert "付费维修" in dispatcher.messages[0]["text"]
+
+
+async def test_a_policy_question_is_answered_with_its_article(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    topic = {"entity": "policy_topic", "value": "return_window", "start": 2, "end": 4}
+    tracker = make_tracker("7天能退货吗", "ask_warranty_policy", entities=[topic])
+    assert await ActionPolicyAnswer().run(dispatcher, tracker, domain) == []
+    assert responses(dispatcher) == ["utter_policy_rule", "utter_policy_more"]
+    assert "7日内" in dispatcher.messages[0]["rule"]
+    assert "第十一条" in dispatcher.messages[0]["article"]
+
+
+async def test_a_printer_policy_question_uses_the_manufacturer_policy(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    product = {"entity": "product", "value": "打印机", "start": 0, "end": 3}
+    await ActionPolicyAnswer().run(
+        dispatcher,
+        make_tracker("打印机保修多久", "ask_warranty_policy", entities=[product]),
+        domain,
+    )
+    assert responses(dispatcher)[0] == "utter_policy_overview"
+    assert "打印" in dispatcher.messages[0]["title"]
+
+
+async def test_buying_an_extension(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    slots = {"serial_number": "MJ5R8W2K", "plan_code": "EW-PC-1Y", "extension_confirmed": True}
+    events = await ActionBuyExtension().run(
+        dispatcher, make_tracker("确认", "affirm", slots=slots), domain
+    )
+    assert events == [SlotSet("plan_code", None), SlotSet("extension_confirmed", None)]
+    assert responses(dispatcher) == ["utter_extension_done"]
+    assert (await service.device("MJ5R8W2K")).extended_until is not None
+    again = CollectingDispatcher()
+    await ActionBuyExtension().run(again, make_tracker("再买一次", "affirm", slots=slots), domain)
+    assert responses(again) == ["utter_extension_not_eligible"]
+
+
+async def test_backend_down_inside_a_form_pauses_it(
+    backend_down: None, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "PF2K7Q9A",
+        "inform",
+        slots={"requested_slot": "serial_number"},
+        extracted={"serial_number": "PF2K7Q9A"},
+        active_loop="warranty_form",
+    )
+    events = await ValidateWarrantyForm().run(dispatcher, tracker, domain)
+    assert events == [ActiveLoop(None), SlotSet("requested_slot", None)]
+    assert responses(dispatcher) == ["utter_backend_down"]
+    assert dispatcher.messages[0]["retry"] == "/check_warranty"
