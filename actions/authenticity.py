@@ -10,7 +10,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import BackendAction, BackendFormValidation, client, idempotency_key, source
+from actions.backend import (
+    BackendAction,
+    BackendFormValidation,
+    client,
+    idempotency_key,
+    shown,
+    source,
+)
 from bot.client import RateLimited
 from bot.ids import normalize_security_code
 
@@ -26,7 +33,7 @@ class ValidateAuthenticityForm(BackendFormValidation):
     ) -> dict[str, Any]:
         code = normalize_security_code(str(value or ""))
         if code is None:
-            dispatcher.utter_message(response="utter_code_invalid", value=value)
+            dispatcher.utter_message(response="utter_code_invalid", value=shown(value))
         return {"security_code": code}
 
 

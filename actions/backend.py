@@ -8,11 +8,9 @@ and the slots stay as they are, so nothing they gave is lost.
 from __future__ import annotations
 
 import logging
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -21,6 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.client import ServiceClient, Unavailable
 from bot.clock import Clock
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +42,10 @@ def use_client(service: ServiceClient | None) -> None:
 
 
 def clock() -> Clock:
-    """Civil time in the service's zone (BOT_TIMEZONE), for reading "明天下午"."""
+    """The backend's time (BOT_TIMEZONE, BOT_CLOCK), for reading "明天下午"."""
     global _clock
     if _clock is None:
-        _clock = Clock(ZoneInfo(os.environ.get("BOT_TIMEZONE", "Asia/Shanghai")))
+        _clock = Settings.from_env().clock()
     return _clock
 
 
@@ -74,6 +73,12 @@ def joined(domain: DomainDict, parts: Iterable[str]) -> str:
 class _Defaults(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def shown(value: Any, limit: int = 24) -> str:
+    """The customer's words quoted back in a hint; a long message is cut short."""
+    words = " ".join(str(value or "").split())
+    return words if len(words) <= limit else words[: limit - 1] + "…"
 
 
 def channel(tracker: Tracker) -> str:

@@ -15,6 +15,7 @@ from actions.backend import (
     client,
     label,
     last_intent_among,
+    shown,
     text,
 )
 from bot.catalogue import normalize_model_code
@@ -35,7 +36,7 @@ class ValidateProductForm(BackendFormValidation):
         try:
             model = await client().model(normalize_model_code(str(value or "")))
         except (NotFound, Invalid):
-            dispatcher.utter_message(response="utter_model_unknown", value=value)
+            dispatcher.utter_message(response="utter_model_unknown", value=shown(value))
             return {"model": None}
         return {"model": model.code}
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet, UserUtteranceReverted
+from rasa_sdk.events import (
+    ConversationPaused,
+    EventType,
+    FollowupAction,
+    SlotSet,
+    UserUtteranceReverted,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -142,6 +148,12 @@ class ActionDefaultFallback(Action):
         second = (
             failed_just_before(tracker) or tracker.active_loop_name == "action_two_stage_fallback"
         )
+        form = tracker.active_loop_name
+        if form and form.endswith("_form") and not second:
+            # Inside a form the customer is in the middle of something: say so and ask the
+            # form's question again instead of offering a menu of other journeys.
+            dispatcher.utter_message(response="utter_fallback_in_form")
+            return [FollowupAction(form)]
         dispatcher.utter_message(response="utter_default" if second else "utter_fallback_first")
         # Forget the message we could not understand, as Rasa's own fallback does, so it
         # does not steer the next prediction.

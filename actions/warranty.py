@@ -17,6 +17,7 @@ from actions.backend import (
     idempotency_key,
     joined,
     label,
+    shown,
     text,
 )
 from bot.client import Conflict, Invalid, NotFound
@@ -36,7 +37,7 @@ async def check_serial(
         return {"serial_number": "none"}
     serial = normalize_serial(str(value or ""))
     if serial is None:
-        dispatcher.utter_message(response="utter_serial_invalid", value=value)
+        dispatcher.utter_message(response="utter_serial_invalid", value=shown(value))
         return {"serial_number": None}
     try:
         device = await client().device(serial)
@@ -230,7 +231,12 @@ class ActionAskPlanCode(BackendAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        plans = await client().plans(serial=str(tracker.get_slot("serial_number")))
+        try:
+            plans = await client().plans(serial=str(tracker.get_slot("serial_number")))
+        except Conflict as exc:
+            # Say why before offering anything: out of coverage, no invoice, already extended.
+            not_eligible(dispatcher, domain, exc.code)
+            return [SlotSet("requested_slot", None)]
         if not plans:
             dispatcher.utter_message(response="utter_no_plans")
             return [SlotSet("requested_slot", None)]
@@ -277,6 +283,11 @@ EXTENSION_REASONS = {
 }
 
 
+def not_eligible(dispatcher: CollectingDispatcher, domain: DomainDict, code: str) -> None:
+    reason = text(domain, EXTENSION_REASONS.get(code, "utter_extension_reason_other"))
+    dispatcher.utter_message(response="utter_extension_not_eligible", reason=reason)
+
+
 class ActionBuyExtension(BackendAction):
     retry = "/extend_warranty"
 
@@ -297,8 +308,7 @@ class ActionBuyExtension(BackendAction):
                 str(serial), str(plan), key=idempotency_key(tracker, "extension")
             )
         except (Conflict, Invalid, NotFound) as exc:
-            reason = text(domain, EXTENSION_REASONS.get(exc.code, "utter_extension_reason_other"))
-            dispatcher.utter_message(response="utter_extension_not_eligible", reason=reason)
+            not_eligible(dispatcher, domain, exc.code)
             return reset
         dispatcher.utter_message(
             response="utter_extension_done",

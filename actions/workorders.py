@@ -20,12 +20,14 @@ from actions.backend import (
     idempotency_key,
     joined,
     label,
+    shown,
     text,
 )
 from actions.dates import parse_when
 from actions.warranty import check_serial
 from bot.client import Conflict, NotFound
 from bot.ids import normalize_serial, normalize_work_order_id
+from bot.normalize import normalize_text
 from bot.stations import SLOT_ENDS, Slot, Station
 from bot.workorders import WorkOrder
 
@@ -66,13 +68,13 @@ async def choose_slot(
         return {"booking_slot": None}
     wanted = parse_when(str(value or ""), clock().today())
     if wanted is None:
-        dispatcher.utter_message(response="utter_slot_not_understood", value=value)
+        dispatcher.utter_message(response="utter_slot_not_understood", value=shown(value))
         return {"booking_slot": None}
     match = next(
         (s for s in await free_slots(station_code) if wanted.accepts(s.date, s.start)), None
     )
     if match is None:
-        dispatcher.utter_message(response="utter_no_free_slot", when=value)
+        dispatcher.utter_message(response="utter_no_free_slot", when=shown(value))
         return {"booking_slot": None}
     return {"booking_slot": f"{match.date.isoformat()}T{match.start}"}
 
@@ -172,7 +174,7 @@ class ValidateBookingForm(BackendFormValidation):
     ) -> dict[str, Any]:
         phone = re.sub(r"[\s()（）]", "", str(value or ""))
         if not PHONE.fullmatch(phone):
-            dispatcher.utter_message(response="utter_phone_invalid", value=value)
+            dispatcher.utter_message(response="utter_phone_invalid", value=shown(value))
             return {"phone": None}
         return {"phone": phone}
 
@@ -341,7 +343,7 @@ class ActionBookRepair(BackendAction):
 async def load_order(value: Any, dispatcher: CollectingDispatcher) -> WorkOrder | None:
     order_id = normalize_work_order_id(str(value or ""))
     if order_id is None:
-        dispatcher.utter_message(response="utter_work_order_invalid", value=value)
+        dispatcher.utter_message(response="utter_work_order_invalid", value=shown(value))
         return None
     try:
         return await client().work_order(order_id)
@@ -534,7 +536,7 @@ class ValidateStatusForm(BackendFormValidation):
     ) -> dict[str, Any]:
         lookup = normalize_work_order_id(str(value)) or normalize_serial(str(value))
         if lookup is None:
-            dispatcher.utter_message(response="utter_work_order_invalid", value=value)
+            dispatcher.utter_message(response="utter_work_order_invalid", value=shown(value))
         return {"status_lookup": lookup}
 
 
@@ -605,7 +607,24 @@ class ActionCheckStatus(BackendAction):
         )
 
 
-SCORES = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+SCORES = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5} | {str(n): n for n in range(1, 6)}
+_SCORE_MARK = re.compile(r"([1-5一二两三四五])\s*(?:分|星|颗星)")
+# Longest first: "不满意" must not be read as "满意". The NLU's synonyms map the same words.
+_SCORE_WORDS = (
+    ("非常不满意", 1), ("很不满意", 1), ("很差", 1), ("太差", 1), ("不太满意", 2),
+    ("不满意", 2), ("满分", 5), ("非常满意", 5), ("很满意", 5), ("一般", 3), ("还行", 3),
+    ("还不错", 4), ("不错", 4), ("满意", 4),
+)  # fmt: skip
+
+
+def read_score(value: Any) -> int | None:
+    """1-5 from "5", "五星", "给4分吧", "很满意"; None when the words hold no score."""
+    raw = normalize_text(str(value or "")).strip()
+    if raw in SCORES:
+        return SCORES[raw]
+    if mark := _SCORE_MARK.search(raw):
+        return SCORES[mark.group(1)]
+    return next((score for word, score in _SCORE_WORDS if word in raw), None)
 
 
 class ValidateRateForm(BackendFormValidation):
@@ -629,15 +648,16 @@ class ValidateRateForm(BackendFormValidation):
                 work_order_id=order.id,
                 status=label(domain, f"status_{order.status}"),
             )
-            return {"work_order_id": order.id, "requested_slot": None}
+            # Perhaps another order is meant (the one in the slot may come from earlier in the
+            # conversation): ask again; "算了" leaves.
+            return {"work_order_id": None}
         return {"work_order_id": order.id}
 
     async def validate_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        raw = str(value or "").strip()
-        score = int(raw) if raw.isdigit() else SCORES.get(raw[:1])
-        if score is None or not 1 <= score <= 5:
+        score = read_score(value)
+        if score is None:
             dispatcher.utter_message(response="utter_score_invalid")
             return {"score": None}
         return {"score": str(score)}

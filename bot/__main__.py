@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from bot import tables
 from bot.api import openapi_document
 from bot.app import ROUTES, VERSION, create_app
-from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.demo import seed_demo
 from bot.importer import IMPORTERS, ImportFailed
@@ -60,7 +59,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 1
         lines = await seed_demo(
-            db, settings, Clock(settings.timezone), devices=args.devices, codes=args.codes
+            db, settings, settings.clock(), devices=args.devices, codes=args.codes
         )
         print("demo data loaded. Try:")
         for line in lines:
@@ -77,7 +76,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
         return 2
-    clock = Clock(settings.timezone)
+    clock = settings.clock()
 
     async def work(db: Database) -> int:
         try:

@@ -66,7 +66,7 @@ async def health(request: web.Request) -> web.Response:
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    app[CLOCK] = clock or Clock(settings.timezone)
+    app[CLOCK] = clock or settings.clock()
     app.cleanup_ctx.append(_resources)
     document = openapi_document(ROUTES, title="星辰科技售后服务后端 API", version=VERSION)
 

@@ -436,16 +436,19 @@ async def list_policies(request: web.Request, query: PolicyQuery) -> list[Policy
 
 @routes.get(
     "/api/warranty/plans",
-    summary="Extended-warranty plans for a category or device",
+    summary="Extended-warranty plans for a category, or those a device can buy now "
+    "(409 with the reason when it cannot buy any)",
     query=PlanQuery,
     response=list[Plan],
-    errors=(404,),
+    errors=(404, 409),
 )
 async def list_plans(request: web.Request, query: PlanQuery) -> list[Plan]:
     category = query.category
     async with request.config_dict[DB].read() as conn:
         if query.serial:
-            category = (await load_device(conn, _serial(query.serial))).category
+            device = await load_device(conn, _serial(query.serial))
+            await extension_starts(conn, request.config_dict[CLOCK], device)
+            category = device.category
         rows = await conn.execute(
             select(tables.warranty_plans).order_by(tables.warranty_plans.c.code)
         )
@@ -470,6 +473,26 @@ async def buy_extension(request: web.Request, body: ExtensionIn) -> Extension | 
         return await purchase(conn, request.config_dict[CLOCK], serial, body.plan_code, key)
 
 
+async def extension_starts(conn: AsyncConnection, clock: Clock, device: Device) -> date:
+    """The day the standard coverage ends, if the device may still buy an extension."""
+    if device.invoice_date is None:
+        raise ApiError(409, "no_invoice", "an extension needs the invoice date of the device")
+    extensions = tables.warranty_extensions
+    if await conn.scalar(select(extensions.c.id).where(extensions.c.serial == device.serial)):
+        raise ApiError(
+            409, "already_extended", f"device {device.serial} already has an extended warranty"
+        )
+    policy = await policy_for(conn, device.category)
+    base_end = policy.base_end(device.invoice_date)
+    if clock.today() > base_end:
+        raise ApiError(
+            409,
+            "coverage_expired",
+            f"extensions are sold only while the standard coverage runs (ended {base_end})",
+        )
+    return base_end
+
+
 async def purchase(
     conn: AsyncConnection, clock: Clock, serial: str, plan_code: str, key: str | None = None
 ) -> Extension:
@@ -482,19 +505,8 @@ async def purchase(
         raise ApiError(
             409, "plan_not_applicable", f"plan {plan.code} does not cover {device.category}"
         )
-    if device.invoice_date is None:
-        raise ApiError(409, "no_invoice", "an extension needs the invoice date of the device")
-    if await conn.scalar(select(e.c.id).where(e.c.serial == serial)):
-        raise ApiError(409, "already_extended", f"device {serial} already has an extended warranty")
-    policy = await policy_for(conn, device.category)
+    base_end = await extension_starts(conn, clock, device)
     today = clock.today()
-    base_end = policy.base_end(device.invoice_date)
-    if today > base_end:
-        raise ApiError(
-            409,
-            "coverage_expired",
-            f"extensions are sold only while the standard coverage runs (ended {base_end})",
-        )
     ends = Length(years=plan.years).end(base_end)
     values = {
         "id": await next_id(conn, EXTENSION_PREFIX, today),

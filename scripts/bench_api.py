@@ -22,7 +22,6 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
-from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.demo import SHOWCASE, seed_demo
 from bot.migrate import upgrade
@@ -54,7 +53,7 @@ async def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     settings = Settings.from_env({"BOT_DATABASE_URL": url, "BOT_BOOKING_HORIZON_DAYS": "60"})
-    clock = Clock(settings.timezone)
+    clock = settings.clock()
     upgrade(url)
     db = Database(create_engine(url))
     await seed_demo(db, settings, clock)

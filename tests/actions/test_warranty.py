@@ -8,6 +8,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.warranty import (
+    ActionAskPlanCode,
     ActionBuyExtension,
     ActionPolicyAnswer,
     ActionWarrantyVerdict,
@@ -129,3 +130,20 @@ async def test_backend_down_inside_a_form_pauses_it(
     assert events == [ActiveLoop(None), SlotSet("requested_slot", None)]
     assert responses(dispatcher) == ["utter_backend_down"]
     assert dispatcher.messages[0]["retry"] == "/check_warranty"
+
+
+async def test_plans_are_offered_only_to_a_device_that_can_buy_one(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("MJ5R8W2K", "inform", slots={"serial_number": "MJ5R8W2K"})
+    assert await ActionAskPlanCode().run(dispatcher, tracker, domain) == []
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        '/inform{"plan_code": "EW-PC-1Y"}',
+        '/inform{"plan_code": "EW-PC-2Y"}',
+    ]
+    expired = CollectingDispatcher()
+    tracker = make_tracker("CN0H4T2M11", "inform", slots={"serial_number": "CN0H4T2M11"})
+    events = await ActionAskPlanCode().run(expired, tracker, domain)
+    assert events == [SlotSet("requested_slot", None)]
+    assert responses(expired) == ["utter_extension_not_eligible"]
+    assert expired.messages[0]["reason"].startswith("标准保修期已经结束")

@@ -20,6 +20,7 @@ from actions.workorders import (
     ValidateBookingForm,
     ValidateRateForm,
     ValidateStatusForm,
+    read_score,
 )
 from bot.client import ServiceClient
 from tests.actions.conftest import make_tracker, responses
@@ -325,5 +326,13 @@ async def test_an_open_order_cannot_be_rated(
         active_loop="rate_form",
     )
     events = await ValidateRateForm().run(dispatcher, tracker, domain)
-    assert SlotSet("requested_slot", None) in events
+    # Told why, and asked for another order ("算了" leaves the form).
+    assert SlotSet("work_order_id", None) in events
     assert responses(dispatcher) == ["utter_rating_refused"]
+
+
+def test_scores_are_read_from_what_customers_write() -> None:
+    said = ["5", "５", "五星", "给4分吧", "3 分", "很满意", "不太满意", "非常不满意", "还行", "满分"]
+    assert [read_score(s) for s in said] == [5, 5, 5, 4, 3, 5, 2, 1, 3, 5]
+    assert read_score("修了三次还没好") is None
+    assert read_score("6") is None

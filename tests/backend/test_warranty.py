@@ -236,3 +236,6 @@ async def test_extensions_that_cannot_be_sold(
         )
         == "plan_not_found"
     )
+    if code != "plan_not_applicable":
+        # Offering plans to such a device would only lead to this refusal: say it up front.
+        assert await error_code(api, "GET", f"/api/warranty/plans?serial={serial}", 409) == code

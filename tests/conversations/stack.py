@@ -1,0 +1,150 @@
+"""The whole system in separate processes, as `make run` starts it, on a temporary database.
+
+Used by the conversation tests and by `scripts/bench_rest.py`. The backend's clock is frozen
+(BOT_CLOCK) so that work-order ids, free slots and warranty ages in the test stories never
+drift with the calendar.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# A Friday morning; the demo data is generated around it.
+FROZEN_AT = "2026-11-20T10:00:00+08:00"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def latest_model() -> Path:
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RuntimeError("no trained model in models/: run `make train` first")
+    return models[-1]
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} died on start:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s; see {log}")
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    backend_port: int = field(default_factory=free_port)
+    actions_port: int = field(default_factory=free_port)
+    rasa_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return os.environ | {
+            "PYTHONPATH": str(ROOT),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "BOT_DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
+            "BOT_PORT": str(self.backend_port),
+            "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
+            "BOT_CLOCK": FROZEN_AT,
+            # The stories check many codes from one address.
+            "BOT_VERIFY_PER_MINUTE": "1000",
+            "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
+        }
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def endpoints(self) -> Path:
+        """Endpoints of this stack: its own action server, trackers kept in memory."""
+        path = self.workdir / "endpoints.yml"
+        path.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n',
+            encoding="utf-8",
+        )
+        return path
+
+    def _start(self, name: str, args: list[str], health: str, seconds: float) -> None:
+        log = self.workdir / f"{name}.log"
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        _wait(health, process, log, seconds)
+
+    def start(self, *, devices: int = 300, codes: int = 600) -> Stack:
+        subprocess.run(
+            [str(BIN / "python"), "-m", "bot", "seed", "--migrate"]
+            + ["--devices", str(devices), "--codes", str(codes)],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            self._start(
+                "backend",
+                [str(BIN / "python"), "-m", "bot", "serve"],
+                f"http://127.0.0.1:{self.backend_port}/api/health",
+                60,
+            )
+            self._start(
+                "actions",
+                [str(BIN / "rasa"), "run", "actions", "--actions", "actions"]
+                + ["--port", str(self.actions_port)],
+                f"http://127.0.0.1:{self.actions_port}/health",
+                120,
+            )
+            self.start_rasa(self.endpoints, self.rasa_port)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_rasa(self, endpoints: Path, port: int) -> None:
+        self._start(
+            f"rasa-{port}",
+            [str(BIN / "rasa"), "run", "--enable-api", "--model", str(latest_model())]
+            + ["--port", str(port), "--credentials", "credentials.yml"]
+            + ["--endpoints", str(endpoints)],
+            # /status answers once the model is loaded.
+            f"http://127.0.0.1:{port}/status",
+            300,
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()

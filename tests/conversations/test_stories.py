@@ -1,0 +1,124 @@
+"""The conversation tests of tests/stories, run two ways against the running system.
+
+1. `rasa test core --e2e`: Rasa's own evaluation of every user message (intent and entities)
+   and every predicted action of each story.
+2. Through the REST channel: each story is replayed as a customer would type it; the actions
+   really run against the backend, and the actions and slots the story names must be exactly
+   those the tracker records, turn by turn. A turn without any reply fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from tests.conversations.rest import say
+from tests.conversations.stack import BIN, ROOT, Stack, latest_model
+
+STORIES = ROOT / "tests" / "stories"
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+@dataclass
+class ExpectedTurn:
+    message: str
+    intent: str
+    actions: list[str] = field(default_factory=list)
+    slots: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Story:
+    name: str
+    file: str
+    turns: list[ExpectedTurn]
+
+
+def _message(step: dict[str, Any]) -> str:
+    if "user" in step:
+        return ANNOTATION.sub(r"\1", str(step["user"])).strip()
+    # A button press: the payload a button of this intent and entities would carry.
+    entities: dict[str, Any] = {}
+    for entity in step.get("entities") or []:
+        entities.update(entity)
+    return f"/{step['intent']}" + (json.dumps(entities, ensure_ascii=False) if entities else "")
+
+
+def load_stories() -> list[Story]:
+    stories = []
+    for path in sorted(STORIES.glob("test_*.yml")):
+        for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
+            turns: list[ExpectedTurn] = []
+            for step in story["steps"]:
+                if "intent" in step or "user" in step:
+                    turns.append(ExpectedTurn(_message(step), step.get("intent", "")))
+                elif "action" in step:
+                    turns[-1].actions.append(step["action"])
+                elif "slot_was_set" in step:
+                    for slot in step["slot_was_set"]:
+                        turns[-1].slots.extend(slot.items() if isinstance(slot, dict) else [])
+            stories.append(Story(story["story"], path.name, turns))
+    return stories
+
+
+ALL = load_stories()
+
+
+def test_there_are_stories_for_every_journey() -> None:
+    files = {story.file for story in ALL}
+    assert len(ALL) >= 30
+    assert {
+        f"test_{concern}.yml"
+        for concern in (
+            "general",
+            "knowledge",
+            "warranty",
+            "workorders",
+            "authenticity",
+            "stations",
+            "catalogue",
+            "complaints",
+            "handoffs",
+        )
+    } <= files
+
+
+def test_rasa_test_predicts_every_story(stack: Stack, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    run = subprocess.run(
+        [str(BIN / "rasa"), "test", "core", "--e2e", "--model", str(latest_model())]
+        + ["--stories", str(STORIES), "--endpoints", str(stack.endpoints), "--out", str(out)],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    failed = (out / "failed_test_stories.yml").read_text(encoding="utf-8")
+    assert "stories:" not in failed, failed
+
+
+@pytest.mark.parametrize("story", ALL, ids=[f"{s.file}: {s.name}" for s in ALL])
+async def test_story_runs_through_the_rest_channel(stack: Stack, story: Story) -> None:
+    sender = f"story-{ALL.index(story)}"
+    async with aiohttp.ClientSession() as session:
+        for number, expected in enumerate(story.turns, start=1):
+            turn = await say(session, stack.rasa_url, sender, expected.message)
+            where = (
+                f"turn {number} {expected.message!r}: intent {turn.intent}, actions {turn.actions},"
+                f" replies {[r.get('text', '')[:80] for r in turn.replies]}"
+            )
+            assert turn.replies, f"{where}: the customer got no answer"
+            assert turn.intent == expected.intent, where
+            assert turn.actions == expected.actions, where
+            for slot in expected.slots:
+                assert slot in turn.slots, f"{where}: {slot} not in {turn.slots}"
