@@ -62,7 +62,10 @@ bench-nlu: nlu-data ## NLU benchmark on ../shared/benchmarks/nlu and training ti
 bench-api: install ## p50/p95 latency of a warranty verdict and a booking through the HTTP API
 	$(PY) scripts/bench_api.py
 
+bench-rest: train ## p50/p95 of one REST turn that calls custom actions, whole system running
+	$(PY) scripts/bench_rest.py
+
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate run shell test lint bench-nlu bench-api clean
+.PHONY: help install db nlu-data train validate run shell test lint bench-nlu bench-api bench-rest clean

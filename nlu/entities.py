@@ -34,13 +34,21 @@ PRIORITY = {
     "part": 6,
     "product": 7,
 }
+
+
+def _phone(value: str) -> str | None:
+    """Mobiles as 11 digits ("139 2233 4455"); a landline keeps the dash after its area code."""
+    kept = "".join(ch for ch in value if ch.isdigit() or ch == "-")
+    return (kept if kept.startswith("0") else kept.replace("-", "")) or None
+
+
 CANONICAL: dict[str, Callable[[str], str | None]] = {
     "serial_number": normalize_serial,
     "security_code": normalize_security_code,
     "work_order_id": normalize_work_order_id,
     "model": lambda v: "".join(v.split()).upper() or None,
     "error_code": lambda v: v.strip().upper() or None,
-    "phone": lambda v: "".join(ch for ch in v if ch.isdigit() or ch == "-") or None,
+    "phone": _phone,
     "city": lambda v: normalize_city(v) or None,
 }
 

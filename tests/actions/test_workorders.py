@@ -332,7 +332,18 @@ async def test_an_open_order_cannot_be_rated(
 
 
 def test_scores_are_read_from_what_customers_write() -> None:
-    said = ["5", "５", "五星", "给4分吧", "3 分", "很满意", "不太满意", "非常不满意", "还行", "满分"]
+    said = [
+        "5",
+        "５",
+        "五星",
+        "给4分吧",
+        "3 分",
+        "很满意",
+        "不太满意",
+        "非常不满意",
+        "还行",
+        "满分",
+    ]
     assert [read_score(s) for s in said] == [5, 5, 5, 4, 3, 5, 2, 1, 3, 5]
     assert read_score("修了三次还没好") is None
     assert read_score("6") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -34,7 +35,9 @@ async def post(session: aiohttp.ClientSession, url: str, body: Any) -> tuple[int
 
 
 async def tracker(session: aiohttp.ClientSession, url: str, sender: str) -> dict[str, Any]:
-    async with session.get(f"{url}/conversations/{sender}/tracker", timeout=TIMEOUT) as reply:
+    async with session.get(
+        f"{url}/conversations/{quote(sender, safe='')}/tracker", timeout=TIMEOUT
+    ) as reply:
         reply.raise_for_status()
         return dict(await reply.json())
 

@@ -79,10 +79,11 @@ class Stack:
 
     @property
     def endpoints(self) -> Path:
-        """Endpoints of this stack: its own action server, trackers kept in memory."""
+        """Endpoints of this stack: its own action server, trackers in SQLite as `make run`."""
         path = self.workdir / "endpoints.yml"
         path.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n',
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
+            f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n',
             encoding="utf-8",
         )
         return path
@@ -101,8 +102,17 @@ class Stack:
 
     def start(self, *, devices: int = 300, codes: int = 600) -> Stack:
         subprocess.run(
-            [str(BIN / "python"), "-m", "bot", "seed", "--migrate"]
-            + ["--devices", str(devices), "--codes", str(codes)],
+            [
+                str(BIN / "python"),
+                "-m",
+                "bot",
+                "seed",
+                "--migrate",
+                "--devices",
+                str(devices),
+                "--codes",
+                str(codes),
+            ],
             cwd=ROOT,
             env=self.env,
             check=True,
@@ -117,8 +127,15 @@ class Stack:
             )
             self._start(
                 "actions",
-                [str(BIN / "rasa"), "run", "actions", "--actions", "actions"]
-                + ["--port", str(self.actions_port)],
+                [
+                    str(BIN / "rasa"),
+                    "run",
+                    "actions",
+                    "--actions",
+                    "actions",
+                    "--port",
+                    str(self.actions_port),
+                ],
                 f"http://127.0.0.1:{self.actions_port}/health",
                 120,
             )
@@ -131,9 +148,19 @@ class Stack:
     def start_rasa(self, endpoints: Path, port: int) -> None:
         self._start(
             f"rasa-{port}",
-            [str(BIN / "rasa"), "run", "--enable-api", "--model", str(latest_model())]
-            + ["--port", str(port), "--credentials", "credentials.yml"]
-            + ["--endpoints", str(endpoints)],
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--model",
+                str(latest_model()),
+                "--port",
+                str(port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                str(endpoints),
+            ],
             # /status answers once the model is loaded.
             f"http://127.0.0.1:{port}/status",
             300,

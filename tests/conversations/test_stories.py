@@ -94,8 +94,20 @@ def test_there_are_stories_for_every_journey() -> None:
 def test_rasa_test_predicts_every_story(stack: Stack, tmp_path: Path) -> None:
     out = tmp_path / "results"
     run = subprocess.run(
-        [str(BIN / "rasa"), "test", "core", "--e2e", "--model", str(latest_model())]
-        + ["--stories", str(STORIES), "--endpoints", str(stack.endpoints), "--out", str(out)],
+        [
+            str(BIN / "rasa"),
+            "test",
+            "core",
+            "--e2e",
+            "--model",
+            str(latest_model()),
+            "--stories",
+            str(STORIES),
+            "--endpoints",
+            str(stack.endpoints),
+            "--out",
+            str(out),
+        ],
         cwd=ROOT,
         env=stack.env,
         capture_output=True,

@@ -1,0 +1,126 @@
+"""The REST channel with awkward input: every message gets an answer and nothing is lost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from tests.conversations.rest import post, say, tracker
+from tests.conversations.stack import ROOT, Stack, free_port
+
+RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+
+
+def first_text(response: str) -> str:
+    return str(RESPONSES[response][0]["text"])
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n\t"])
+async def test_an_empty_message_gets_a_prompt(
+    stack: Stack, session: aiohttp.ClientSession, message: str
+) -> None:
+    status, replies = await post(session, stack.rasa_url, {"sender": "empty", "message": message})
+    assert status == 200
+    assert [r["text"] for r in replies] == [first_text("utter_empty_message")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[]",
+        '{"sender": "x"}',
+        '{"sender": "x", "message": 42}',
+        '{"sender": "", "message": "你好"}',
+        '{"sender": "x", "message": "' + "长" * 100_001 + '"}',
+    ],
+    ids=["malformed", "not-an-object", "no-message", "number", "no-sender", "too-long"],
+)
+async def test_a_malformed_request_gets_a_json_error(
+    stack: Stack, session: aiohttp.ClientSession, body: str
+) -> None:
+    status, reply = await post(session, stack.rasa_url, body)
+    assert status == 400
+    assert reply["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "打印机卡纸了，" * 1_500,  # about 10,000 characters
+        "👍👍👍",
+        "🙂",
+        "？？？",
+        "asdfghjkl",
+        "<script>alert(1)</script>",
+    ],
+    ids=["10k-characters", "emoji", "one-emoji", "question-marks", "keyboard", "markup"],
+)
+async def test_odd_messages_get_an_answer(
+    stack: Stack, session: aiohttp.ClientSession, message: str
+) -> None:
+    turn = await say(session, stack.rasa_url, f"odd-{abs(hash(message))}", message)
+    assert turn.replies and all(r.get("text") for r in turn.replies)
+
+
+async def test_traditional_characters_and_full_width_serials_are_understood(
+    stack: Stack, session: aiohttp.ClientSession
+) -> None:
+    turn = await say(
+        session, stack.rasa_url, "traditional", "ＰＦ２Ｋ７Ｑ９Ａ 這台電腦還在保固期內嗎"
+    )
+    assert turn.intent == "check_warranty"
+    assert ("serial_number", "PF2K7Q9A") in turn.slots
+    assert "action_warranty_verdict" in turn.actions
+
+
+async def test_a_conversation_handed_to_a_person_keeps_every_message(
+    stack: Stack, session: aiohttp.ClientSession
+) -> None:
+    turn = await say(session, stack.rasa_url, "handed-over", "我要转人工客服")
+    assert turn.actions == ["action_handoff"] and turn.paused
+    # The bot is silent while a person has the conversation (no apology either) ...
+    status, replies = await post(
+        session, stack.rasa_url, {"sender": "handed-over", "message": "还在吗？我的电脑修好了吗"}
+    )
+    assert status == 200 and replies == []
+    # ... and the message waits in the conversation for the agent.
+    events = (await tracker(session, stack.rasa_url, "handed-over"))["events"]
+    assert [e["text"] for e in events if e["event"] == "user"][-1] == "还在吗？我的电脑修好了吗"
+
+
+@pytest.fixture(scope="module")
+def without_actions(stack: Stack) -> Iterator[str]:
+    """A second Rasa server whose action server is down."""
+    endpoints = stack.workdir / "endpoints-down.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{free_port()}/webhook"\n', encoding="utf-8"
+    )
+    port = free_port()
+    started = len(stack.processes)
+    stack.start_rasa(Path(endpoints), port)
+    yield f"http://127.0.0.1:{port}"
+    for process in stack.processes[started:]:
+        process.terminate()
+        process.wait(timeout=20)
+    del stack.processes[started:]
+
+
+async def test_the_customer_gets_an_apology_when_the_action_server_is_down(
+    without_actions: str, session: aiohttp.ClientSession
+) -> None:
+    turn = await say(session, without_actions, "no-actions", "我的打印机卡纸了怎么办")
+    assert [r["text"] for r in turn.replies] == [first_text("utter_service_unavailable")]
+    # What the customer said is kept for when the service is back (or for an agent).
+    events = (await tracker(session, without_actions, "no-actions"))["events"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["我的打印机卡纸了怎么办"]

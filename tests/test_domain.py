@@ -1,0 +1,47 @@
+"""Every response in domain.yml is reachable: in a rule or story, or chosen by an action or channel.
+
+`rasa data validate` only sees rules and stories, so it lists the responses our actions choose
+by name as unused; this test checks the other half.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_response_is_used() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    code = "\n".join(
+        p.read_text(encoding="utf-8")
+        for folder in ("actions", "connectors")
+        for p in (ROOT / folder).glob("*.py")
+    )
+    data = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "data").rglob("*.yml"))
+    forms = domain["forms"]
+    # Labels are picked as label(domain, f"kind_{...}"): the prefixes in the code count.
+    prefixes = set(re.findall(r'label\(domain, f"(\w+_)\{', code))
+    intents = set(domain["intents"])
+    unused = []
+    for name in domain["responses"]:
+        key = name.removeprefix("utter_label_")
+        asked_slot = name.removeprefix("utter_ask_")
+        if (
+            re.search(rf"\b{name}\b", data + code)
+            or (name.startswith("utter_label_") and (f'"{key}"' in code or key in intents))
+            or any(name.startswith("utter_label_" + p) for p in prefixes)
+            # utter_ask_<slot> and utter_ask_<form>_<slot> are asked by the forms themselves.
+            or any(asked_slot in spec["required_slots"] for spec in forms.values())
+            or any(
+                asked_slot.startswith(f"{form}_")
+                and asked_slot[len(form) + 1 :] in spec["required_slots"]
+                for form, spec in forms.items()
+            )
+        ):
+            continue
+        unused.append(name)
+    assert unused == []
