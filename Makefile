@@ -37,7 +37,7 @@ train: nlu-data ## train the Rasa model (skipped when nothing changed)
 	$(BIN)/rasa train --config config.yml --domain domain.yml --data data --out models
 
 validate: nlu-data ## check the training data and domain for inconsistencies
-	$(BIN)/rasa data validate --fail-on-warnings --max-history 5
+	scripts/validate.sh
 
 run: train ## start every part of the system on embedded defaults
 	@echo "Assistant (REST): POST http://127.0.0.1:5005/webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"你好\"}"
@@ -49,7 +49,7 @@ shell: train ## chat with the assistant in this terminal (starts the backend and
 	@scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml
 
 test: train ## run every test (set TEST_POSTGRES_URL to repeat the backend tests on PostgreSQL)
-	$(BIN)/rasa data validate --fail-on-warnings --max-history 5
+	scripts/validate.sh
 	$(BIN)/pytest -q
 
 lint: install ## ruff and mypy
