@@ -82,18 +82,25 @@ class Stack:
         """Endpoints of this stack: its own action server, trackers in SQLite as `make run`."""
         path = self.workdir / "endpoints.yml"
         path.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
+            f'action_endpoint:\n  url: "{self.action_url}"\n'
             f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n',
             encoding="utf-8",
         )
         return path
 
-    def _start(self, name: str, args: list[str], health: str, seconds: float) -> None:
+    def _start(
+        self,
+        name: str,
+        args: list[str],
+        health: str,
+        seconds: float,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         log = self.workdir / f"{name}.log"
         process = subprocess.Popen(
             args,
             cwd=ROOT,
-            env=self.env,
+            env=self.env | (extra_env or {}),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )
@@ -145,7 +152,13 @@ class Stack:
             raise
         return self
 
-    def start_rasa(self, endpoints: Path, port: int) -> None:
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}/webhook"
+
+    def start_rasa(
+        self, endpoints: Path, port: int, extra_env: dict[str, str] | None = None
+    ) -> None:
         self._start(
             f"rasa-{port}",
             [
@@ -164,6 +177,7 @@ class Stack:
             # /status answers once the model is loaded.
             f"http://127.0.0.1:{port}/status",
             300,
+            extra_env,
         )
 
     def stop(self) -> None:
