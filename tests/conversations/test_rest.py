@@ -124,3 +124,20 @@ async def test_the_customer_gets_an_apology_when_the_action_server_is_down(
     # What the customer said is kept for when the service is back (or for an agent).
     events = (await tracker(session, without_actions, "no-actions"))["events"]
     assert [e["text"] for e in events if e["event"] == "user"] == ["我的打印机卡纸了怎么办"]
+
+
+async def test_not_understood_twice_ends_with_the_offer_of_a_person(
+    stack: Stack, session: aiohttp.ClientSession
+) -> None:
+    url, sender = stack.rasa_url, "not-understood"
+    first = await say(session, url, sender, "啊啊啊啊")
+    # Readable choices, the last one "none of these".
+    assert first.intent == "nlu_fallback"
+    assert first.replies[-1]["buttons"][-1] == {"title": "都不是", "payload": "/out_of_scope"}
+    rephrase = await say(session, url, sender, "/out_of_scope")
+    assert [r["text"] for r in rephrase.replies] == [first_text("utter_ask_rephrase")]
+    again = await say(session, url, sender, "哦哦哦哦哦")
+    assert again.replies[-1]["buttons"][-1]["payload"] == "/out_of_scope"
+    last = await say(session, url, sender, "/out_of_scope")
+    assert [r["text"] for r in last.replies] == [first_text("utter_default")]
+    assert {"title": "转人工客服", "payload": "/request_human"} in last.replies[0]["buttons"]
