@@ -134,6 +134,21 @@ async def test_the_first_failure_asks_again_with_a_menu(
     assert responses(dispatcher) == ["utter_fallback_first"]
 
 
+async def test_a_message_not_understood_inside_a_form_goes_back_to_the_form(
+    dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "嗯？？",
+        "nlu_fallback",
+        slots={"requested_slot": "city"},
+        active_loop="booking_form",
+    )
+    events = await ActionDefaultFallback().run(dispatcher, tracker, domain)
+    # Not reverted: the form asks its question again instead of validating the old message.
+    assert events == [FollowupAction("booking_form")]
+    assert responses(dispatcher) == ["utter_fallback_in_form"]
+
+
 async def test_the_second_failure_in_a_row_offers_a_person(
     dispatcher: CollectingDispatcher, domain: dict[str, Any]
 ) -> None:
