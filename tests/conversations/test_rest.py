@@ -141,3 +141,26 @@ async def test_not_understood_twice_ends_with_the_offer_of_a_person(
     last = await say(session, url, sender, "/out_of_scope")
     assert [r["text"] for r in last.replies] == [first_text("utter_default")]
     assert {"title": "转人工客服", "payload": "/request_human"} in last.replies[0]["buttons"]
+
+
+async def test_a_retried_delivery_is_answered_once_and_processed_once(
+    stack: Stack, session: aiohttp.ClientSession
+) -> None:
+    url, sender = stack.rasa_url, "retried"
+    body = {"sender": sender, "message": "PF2K7Q9A 这台还在保修期内吗", "message_id": "m-1"}
+    status, first = await post(session, url, body)
+    assert status == 200 and first
+    status, again = await post(session, url, body)
+    assert status == 200 and again == first
+    events = (await tracker(session, url, sender))["events"]
+    assert [e.get("message_id") for e in events if e["event"] == "user"] == ["m-1"]
+    verdicts = [
+        e for e in events if e["event"] == "action" and e["name"] == "action_warranty_verdict"
+    ]
+    assert len(verdicts) == 1
+    # Another id is another message.
+    status, _ = await post(session, url, body | {"message_id": "m-2"})
+    events = (await tracker(session, url, sender))["events"]
+    assert [e.get("message_id") for e in events if e["event"] == "user"] == ["m-1", "m-2"]
+    status, reply = await post(session, url, body | {"message_id": 7})
+    assert status == 400 and reply["error"]["code"] == "bad_request"
