@@ -39,11 +39,18 @@ train: nlu-data ## train the Rasa model (skipped when nothing changed)
 validate: nlu-data ## check the training data and domain for inconsistencies
 	scripts/validate.sh
 
-run: train ## start every part of the system on embedded defaults
+# Random secrets for the embedded mode (web-chat tokens, Rasa's HTTP API), made once and kept in
+# var/; a value set in .env or the environment wins. Scale-out sets them in the environment.
+SECRETS := var/secrets.env
+$(SECRETS):
+	@mkdir -p var
+	@umask 077 && $(PY310) -c 'import secrets; print("# made by make run; set your own in .env"); [print(f"{n}={secrets.token_hex(32)}") for n in ("CHAT_SECRET", "RASA_TOKEN")]' > $@
+
+run: train $(SECRETS) ## start every part of the system on embedded defaults
 	@echo "Assistant (REST): POST http://127.0.0.1:5005/webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"你好\"}"
 	@echo "Backend API:      http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/api/health  (OpenAPI: /api/openapi.json)"
 	@echo "Action server:    http://127.0.0.1:5055/health"
-	$(BIN)/honcho start -f Procfile
+	$(BIN)/honcho start -f Procfile -e $(SECRETS),.env
 
 shell: train ## chat with the assistant in this terminal (starts the backend and actions too)
 	@scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml

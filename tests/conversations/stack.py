@@ -58,6 +58,8 @@ class Stack:
     actions_port: int = field(default_factory=free_port)
     rasa_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Settings of channels and the desk that a test needs on every process of the stack.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -71,7 +73,7 @@ class Stack:
             # The stories check many codes from one address.
             "BOT_VERIFY_PER_MINUTE": "1000",
             "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
-        }
+        } | self.extra_env
 
     @property
     def rasa_url(self) -> str:
