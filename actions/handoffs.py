@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import (
     ConversationPaused,
     EventType,
@@ -28,6 +28,7 @@ from actions.backend import (
     last_intent_among,
     latest_intent,
 )
+from actions.workorders import read_phone
 from bot.client import ServiceError
 
 REASONS = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
@@ -83,6 +84,44 @@ class ActionHandoff(Action):
             return []
         dispatcher.utter_message(response="utter_handoff", handoff_id=handoff.id)
         return [SlotSet("handoff_id", handoff.id), ConversationPaused()]
+
+
+class ValidateCallbackForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_callback_form"
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return read_phone(value, dispatcher)
+
+
+class ActionRequestCallback(Action):
+    """Record that the customer wants a call: on their open handoff, or on a new one."""
+
+    def name(self) -> str:
+        return "action_request_callback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        phone = str(tracker.get_slot("phone") or "")
+        try:
+            handoff = await client().hand_off(
+                conversation_id=tracker.sender_id,
+                channel=channel(tracker),
+                reason="requested",
+                package=package(tracker),
+                key=idempotency_key(tracker, "callback"),
+            )
+            # hand_off answers with the open handoff when there is one, so the desk sees
+            # one customer with one request, now with a number to call.
+            await client().request_callback(handoff.id, phone)
+        except ServiceError:
+            dispatcher.utter_message(response="utter_callback_failed")
+            return []
+        dispatcher.utter_message(response="utter_callback_booked", phone=phone)
+        return [SlotSet("handoff_id", handoff.id)]
 
 
 # Intents the fallback may suggest, as readable choices.

@@ -172,17 +172,22 @@ class ValidateBookingForm(BackendFormValidation):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        phone = re.sub(r"[\s()（）]", "", str(value or ""))
-        if not PHONE.fullmatch(phone):
-            dispatcher.utter_message(response="utter_phone_invalid", value=shown(value))
-            return {"phone": None}
-        return {"phone": phone}
+        return read_phone(value, dispatcher)
 
     async def validate_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         address = str(value or "").strip()
         return {"address": address[:300] if len(address) >= 4 else None}
+
+
+def read_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """The phone slot from what the customer typed, or a hint of what a number looks like."""
+    phone = re.sub(r"[\s()（）]", "", str(value or ""))
+    if not PHONE.fullmatch(phone):
+        dispatcher.utter_message(response="utter_phone_invalid", value=shown(value))
+        return {"phone": None}
+    return {"phone": phone}
 
 
 class ActionAskStationCode(BackendAction):

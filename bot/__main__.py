@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import asyncio
 import json
 import logging
@@ -18,7 +19,9 @@ from sqlalchemy import func, select
 from bot import tables
 from bot.api import openapi_document
 from bot.app import ROUTES, VERSION, create_app
+from bot.clock import Clock
 from bot.db import Database, create_engine
+from bot.desk.accounts import create_account
 from bot.demo import seed_demo
 from bot.importer import IMPORTERS, ImportFailed
 from bot.knowledge import dictionary_words, nlu_lookups
@@ -183,6 +186,33 @@ def _write_nlu_data(
     )
 
 
+def cmd_desk_user(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a desk account. The password is read from stdin (or asked for), never argv."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+
+    async def work(db: Database) -> int:
+        try:
+            async with db.write() as conn:
+                await create_account(
+                    conn,
+                    args.username,
+                    args.name or args.username,
+                    args.role,
+                    password,
+                    Clock.to_db(settings.clock().now()),
+                )
+        except ValueError as exc:
+            print(f"desk-user: {exc}", file=sys.stderr)
+            return 1
+        print(f"desk account {args.username!r} ({args.role}) created")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file")
     imp.set_defaults(run=cmd_import)
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=cmd_openapi)
+    user = sub.add_parser("desk-user", help="create a support desk account (password on stdin)")
+    user.add_argument("username")
+    user.add_argument("--name", help="name shown to customers, e.g. 张敏")
+    user.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    user.set_defaults(run=cmd_desk_user)
     nlu = sub.add_parser("nlu-data", help="write the NLU's user dictionary and lookup tables")
     nlu.add_argument("--dictionary", default="var/nlu/dictionary")
     nlu.add_argument("--lookups", default="data/nlu/generated/lookups.yml")

@@ -12,10 +12,12 @@ from bot import (
     authenticity,
     catalogue,
     complaints,
+    desk,
     handoffs,
     knowledge,
     stations,
     warranty,
+    webchat,
     workorders,
 )
 from bot.api import CLOCK, DB, SETTINGS, Routes, error_middleware, json_response, openapi_document
@@ -33,6 +35,9 @@ ROUTES: tuple[Routes, ...] = (
     knowledge.routes,
     complaints.routes,
     handoffs.routes,
+    webchat.routes,
+    desk.accounts.routes,
+    desk.console.routes,
 )
 
 
@@ -77,4 +82,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/api/openapi.json", openapi)
     for routes in ROUTES:
         routes.add_to(app)
+    webchat.setup(app)
+    desk.setup(app)
     return app

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError, parse_obj_as
 from bot.authenticity import Check, Report, ReportIn, VerifyIn
 from bot.catalogue import Category, FirmwareRelease, ModelDetail, ModelSummary, Resolution
 from bot.complaints import Complaint, ComplaintIn
-from bot.handoffs import Handoff, HandoffIn, Package
+from bot.handoffs import CallbackIn, Handoff, HandoffIn, Package
 from bot.knowledge import Case, Hit, SearchIn
 from bot.sanbao import Policy
 from bot.stations import City, Slot, Station
@@ -356,6 +356,14 @@ class ServiceClient:
             complaint_id=complaint_id,
         )
         return await self._post(Handoff, "/api/handoffs", body, key)
+
+    async def request_callback(self, handoff_id: str, phone: str) -> Handoff:
+        return await self._post(
+            Handoff,
+            f"/api/handoffs/{_segment(handoff_id)}/callback",
+            _body(CallbackIn, phone=phone),
+            None,
+        )
 
     async def handoffs(
         self, *, status: str | None = None, conversation_id: str | None = None

@@ -29,7 +29,10 @@ from bot.api import (
 )
 from bot.clock import Clock
 from bot.db import replayed
+from bot.desk import feed
+from bot.desk.accounts import audit
 from bot.ids import HANDOFF_PREFIX, next_id, normalize_daily_id
+from bot.workorders import PHONE
 
 routes = Routes("handoffs")
 
@@ -126,6 +129,16 @@ async def create(request: web.Request, body: HandoffIn) -> Handoff | Reply:
             "updated_at": now,
         }
         await conn.execute(h.insert().values(**values))
+        # The desk's queues update live from this feed row.
+        await feed.post(
+            conn,
+            clock,
+            conversation=body.conversation_id,
+            handoff_id=values["id"],
+            kind="state",
+            text_="waiting",
+            data={"reason": body.reason},
+        )
         return _out(await fetch_one(conn, h.c.id, values["id"], "handoff"), clock)
 
 
@@ -186,3 +199,35 @@ async def update(request: web.Request, body: HandoffUpdate) -> Handoff:
             .values(status=body.status, updated_at=clock.to_db(clock.now()))
         )
         return _out(await fetch_one(conn, h.c.id, handoff_id, "handoff"), clock)
+
+
+class CallbackIn(Body):
+    phone: str = Field(regex=PHONE)
+
+
+@routes.post(
+    "/api/handoffs/{id}/callback",
+    summary="The customer would rather be called back: the desk sees the number in the queue",
+    body=CallbackIn,
+    response=Handoff,
+    errors=(400, 404, 409, 422),
+)
+async def callback(request: web.Request, body: CallbackIn) -> Handoff:
+    handoff_id = _id(request)
+    clock = request.config_dict[CLOCK]
+    async with request.config_dict[DB].write() as conn:
+        row = await fetch_one(conn, tables.handoffs.c.id, handoff_id, "handoff")
+        if row.status == "closed":
+            raise ApiError(409, "closed", "this handoff is closed; create a new one")
+        await feed.set_assignment(conn, handoff_id, callback_phone=body.phone)
+        await audit(conn, clock.now(), None, "callback_requested", handoff_id, {})
+        await feed.post(
+            conn,
+            clock,
+            conversation=row.conversation_id,
+            handoff_id=handoff_id,
+            kind="state",
+            text_="callback_requested",
+            data={"phone": body.phone},
+        )
+        return _out(row, clock)

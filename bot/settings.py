@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -24,6 +26,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _url(env: dict[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _moment(env: dict[str, str], name: str, tz: ZoneInfo) -> datetime | None:
     raw = env.get(name)
     if not raw:
@@ -33,6 +45,13 @@ def _moment(env: dict[str, str], name: str, tz: ZoneInfo) -> datetime | None:
     except ValueError as exc:
         raise ValueError(f"{name} must be an ISO date and time, got {raw!r}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _hours(raw: str) -> tuple[str, str]:
+    match = re.fullmatch(r"\s*(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})\s*", raw)
+    if not match or not match.group(1) < match.group(2) <= "24:00":
+        raise ValueError(f"BOT_DESK_HOURS must look like 09:00-21:00, got {raw!r}")
+    return match.group(1), match.group(2)
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,12 @@ class Settings:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     # Bodies are small JSON documents; anything larger is a mistake or an attack.
     max_body_bytes: int = 64 * 1024
+    # The web chat (bot/webchat.py): the key that signs session tokens (the Rasa channel checks
+    # them with the same key), how long a token lives unless the page renews it, and where the
+    # page finds the socket (None: the page's own host, port 5005, as `make run` starts Rasa).
+    chat_secret: str | None = field(default=None, repr=False)
+    chat_token_ttl: int = 7 * 24 * 3600
+    chat_socket_url: str | None = None
     # Anti-counterfeit brute-force guard: per source, sliding windows.
     verify_per_minute: int = 10
     verify_unknown_per_hour: int = 20
@@ -55,6 +80,19 @@ class Settings:
     # BOT_CLOCK freezes the service's time (a demo or a training session on a chosen day, the
     # conversation tests): work-order ids, slots and warranty ages then never drift.
     frozen_at: datetime | None = None
+    # The support desk: Rasa's HTTP API (pause, agent messages, resume) and its event feed
+    # (Rasa's SQL event broker table, or a RabbitMQ queue in scale-out).
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str | None = None
+    desk_events_url: str = "sqlite:///var/events.db"
+    desk_events_queue: str = "rasa_events"
+    # A customer waits at most this long for an agent before being offered a callback or a
+    # work order; outside the desk's hours the offer comes at once.
+    desk_wait_seconds: int = 180
+    desk_hours: tuple[str, str] = ("09:00", "21:00")
+    desk_session_hours: int = 12
+    # Set when the desk is served over HTTPS, so the login cookie never travels in clear.
+    desk_cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -68,11 +106,23 @@ class Settings:
             port=_int(env, "BOT_PORT", 8000),
             timezone=timezone,
             max_body_bytes=_int(env, "BOT_MAX_BODY_BYTES", 64 * 1024),
+            chat_secret=env.get("CHAT_SECRET") or None,
+            chat_token_ttl=_int(env, "CHAT_TOKEN_TTL", 7 * 24 * 3600),
+            chat_socket_url=_url(env, "CHAT_SOCKET_URL"),
             verify_per_minute=_int(env, "BOT_VERIFY_PER_MINUTE", 10),
             verify_unknown_per_hour=_int(env, "BOT_VERIFY_UNKNOWN_PER_HOUR", 20),
             booking_horizon_days=_int(env, "BOT_BOOKING_HORIZON_DAYS", 14),
             booking_lead_minutes=_int(env, "BOT_BOOKING_LEAD_MINUTES", 60),
             frozen_at=_moment(env, "BOT_CLOCK", timezone),
+            rasa_url=env.get("BOT_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN") or None,
+            desk_events_url=env.get("BOT_DESK_EVENTS_URL") or f"sqlite:///{data_dir / 'events.db'}",
+            desk_events_queue=env.get("BOT_DESK_EVENTS_QUEUE", "rasa_events"),
+            desk_wait_seconds=_int(env, "BOT_DESK_WAIT_SECONDS", 180),
+            desk_hours=_hours(env.get("BOT_DESK_HOURS") or "09:00-21:00"),
+            desk_session_hours=_int(env, "BOT_DESK_SESSION_HOURS", 12),
+            desk_cookie_secure=env.get("BOT_DESK_COOKIE_SECURE", "").lower()
+            in ("1", "true", "yes"),
         )
 
     def clock(self) -> Clock:

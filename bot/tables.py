@@ -344,3 +344,80 @@ handoffs = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+# --- support desk ------------------------------------------------------------------------
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(40), nullable=False, unique=True),
+    Column("display_name", String(40), nullable=False),
+    Column("role", String(12), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    # Only a hash of the cookie is stored: a leaked table does not log anyone in.
+    Column("token_hash", String(64), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+# Who holds a handed-off conversation, and how it ended.
+desk_assignments = Table(
+    "desk_assignments",
+    metadata,
+    Column("handoff_id", String(15), ForeignKey("handoffs.id"), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=True, index=True),
+    Column("claimed_at", DateTime, nullable=True),
+    Column("notified_at", DateTime, nullable=True),
+    Column("callback_phone", String(30), nullable=True),
+    Column("resolution", String(30), nullable=True),
+    Column("closed_at", DateTime, nullable=True),
+)
+
+# The live feed of the desk: customer, bot and agent messages of handed-off conversations,
+# private notes, and changes of a handoff's state. Every desk process tails this table, so a
+# message reaches every agent's browser whichever process received it.
+desk_messages = Table(
+    "desk_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(100), nullable=False, index=True),
+    Column("handoff_id", String(15), nullable=True, index=True),
+    Column("kind", String(12), nullable=False),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("data", JSON, nullable=True),
+    # Rasa's event timestamp: one customer message seen twice (broker redelivery, two desk
+    # processes) is stored once.
+    Column("dedupe_key", String(64), nullable=True, unique=True),
+    Column("sent_at", Float, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+desk_audit = Table(
+    "desk_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=True, index=True),
+    Column("action", String(30), nullable=False),
+    Column("handoff_id", String(15), nullable=True, index=True),
+    Column("detail", JSON, nullable=False),
+    Column("at", DateTime, nullable=False),
+)
+
+# How far the desk has read Rasa's SQL event broker table.
+desk_cursors = Table(
+    "desk_cursors",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("position", Integer, nullable=False),
+)

@@ -73,6 +73,9 @@ class Stack:
             # The stories check many codes from one address.
             "BOT_VERIFY_PER_MINUTE": "1000",
             "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
+            # The desk reads this stack's Rasa and its event table.
+            "BOT_RASA_URL": self.rasa_url,
+            "BOT_DESK_EVENTS_URL": f"sqlite:///{self.workdir / 'events.db'}",
         } | self.extra_env
 
     @property
@@ -85,7 +88,8 @@ class Stack:
         path = self.workdir / "endpoints.yml"
         path.write_text(
             f'action_endpoint:\n  url: "{self.action_url}"\n'
-            f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n',
+            f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n'
+            f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "events.db"}"\n',
             encoding="utf-8",
         )
         return path

@@ -1,0 +1,108 @@
+"""The desk's side of Rasa's HTTP API: transcript, pause, agent messages, hand-back.
+
+Agent messages are appended to the conversation as bot events with
+`output_channel=latest&execute_side_effects=true`: Rasa delivers them on the channel the
+customer last wrote from, and the transcript stays whole in the tracker.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from bot.api import ApiError
+
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+LATEST = {"output_channel": "latest", "execute_side_effects": "true"}
+
+
+class Rasa:
+    def __init__(self, session: aiohttp.ClientSession, url: str, token: str | None) -> None:
+        self.session = session
+        self.url = url
+        self.token = token
+
+    def _params(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return ({"token": self.token} if self.token else {}) | (extra or {})
+
+    async def _call(
+        self, method: str, conversation: str, path: str, body: Any = None, latest: bool = False
+    ) -> Any:
+        url = f"{self.url}/conversations/{quote(conversation, safe='')}/{path}"
+        try:
+            async with self.session.request(
+                method,
+                url,
+                json=body,
+                params=self._params(LATEST if latest else None),
+                timeout=TIMEOUT,
+            ) as reply:
+                if reply.status >= 400:
+                    detail = (await reply.text())[:300]
+                    raise ApiError(502, "rasa_error", f"Rasa answered {reply.status}: {detail}")
+                return await reply.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiError(
+                503, "rasa_unavailable", f"the assistant is unreachable: {type(exc).__name__}"
+            ) from exc
+
+    async def tracker(self, conversation: str) -> dict[str, Any]:
+        state = await self._call("GET", conversation, "tracker")
+        return dict(state or {})
+
+    async def append(self, conversation: str, events: list[dict[str, Any]], latest: bool) -> None:
+        await self._call("POST", conversation, "tracker/events", events, latest=latest)
+
+    async def say(self, conversation: str, text: str, agent: str, sent_at: float) -> None:
+        """An agent's message, delivered to the customer's channel and kept in the transcript."""
+        event = {
+            "event": "bot",
+            "text": text,
+            "timestamp": sent_at,
+            "metadata": {"desk_agent": agent},
+        }
+        await self.append(conversation, [event], latest=True)
+
+    async def pause(self, conversation: str, agent: str | None = None) -> None:
+        events: list[dict[str, Any]] = [{"event": "pause", "timestamp": time.time()}]
+        if agent is not None:
+            events.insert(0, {"event": "slot", "name": "desk_agent", "value": agent})
+        await self.append(conversation, events, latest=False)
+
+    async def resume(self, conversation: str) -> None:
+        await self.append(conversation, [{"event": "resume"}], latest=False)
+
+    async def utter(self, conversation: str, response: str) -> None:
+        """Run one response of the domain on the customer's channel (the words live in
+        domain.yml, not in the desk)."""
+        await self._call("POST", conversation, "execute", {"name": response}, latest=True)
+
+
+RASA = web.AppKey("desk_rasa", Rasa)
+
+
+def transcript(tracker: dict[str, Any]) -> list[dict[str, Any]]:
+    """The customer's and the bot's (and agents') messages, oldest first."""
+    lines: list[dict[str, Any]] = []
+    for event in tracker.get("events") or []:
+        kind = event.get("event")
+        if kind == "user":
+            text = str(event.get("text") or "")
+            lines.append({"kind": "customer", "text": text, "sent_at": event.get("timestamp")})
+        elif kind == "bot":
+            agent = (event.get("metadata") or {}).get("desk_agent")
+            data = event.get("data") or {}
+            lines.append(
+                {
+                    "kind": "agent" if agent else "bot",
+                    "text": str(event.get("text") or ""),
+                    "agent": agent,
+                    "buttons": [b.get("title") for b in data.get("buttons") or []],
+                    "sent_at": event.get("timestamp"),
+                }
+            )
+    return lines
