@@ -1,0 +1,269 @@
+// The agent console: plain DOM code over the desk's JSON API and its websocket.
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const REASONS = { requested: "客户要求", fallback: "多次未理解", complaint: "投诉", angry: "客户不满",
+  safety: "安全问题", backend_down: "系统故障", other: "其他" };
+const CHANNELS = { webchat: "网页", telegram: "Telegram", rest: "接口", socketio: "网页" };
+const KINDS = { customer: "客户", bot: "智能助手", agent: "客服", note: "备注" };
+
+let me = null;
+let scope = "queue";
+let selected = null;    // the open handoff
+let items = [];
+let seen = new Set();   // transcript lines already shown (customer/bot/agent by timestamp)
+
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (me) headers["X-CSRF-Token"] = me.csrf_token;
+  const reply = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined,
+    credentials: "same-origin" });
+  const data = await reply.json().catch(() => ({}));
+  if (reply.status === 401 && path !== "/desk/api/login") { showLogin(); }
+  if (!reply.ok) throw new Error((data.error && data.error.message) || reply.statusText);
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else node.setAttribute(k, v);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+function waited(seconds) {
+  if (seconds < 60) return `${seconds} 秒`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} 分 ${seconds % 60} 秒`;
+  return `${Math.floor(seconds / 3600)} 小时 ${Math.floor((seconds % 3600) / 60)} 分`;
+}
+
+// --- login ---------------------------------------------------------------------------------
+
+function showLogin() {
+  me = null;
+  $("#desk").hidden = true;
+  $("#login").hidden = false;
+}
+
+$("#login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  try {
+    me = await api("POST", "/desk/api/login",
+      { username: form.get("username"), password: form.get("password") });
+    $("#login-error").textContent = "";
+    start();
+  } catch (error) {
+    $("#login-error").textContent = "账号或密码不对";
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  await api("POST", "/desk/api/logout").catch(() => {});
+  location.reload();
+});
+
+// --- lists ---------------------------------------------------------------------------------
+
+async function refreshLists() {
+  const scopes = me.role === "supervisor" ? ["queue", "mine", "live"] : ["queue", "mine"];
+  const results = await Promise.all(scopes.map((s) => api("GET", `/desk/api/handoffs?scope=${s}`)));
+  scopes.forEach((s, i) => { $(`#count-${s}`).textContent = results[i].length; });
+  items = results[scopes.indexOf(scope)] || [];
+  items.forEach((item) => { item.loadedAt = Date.now(); });
+  renderList();
+}
+
+function renderList() {
+  const list = $("#list");
+  list.replaceChildren(...items.map((item) => {
+    const seconds = item.waited_seconds +
+      (item.status === "waiting" ? Math.floor((Date.now() - item.loadedAt) / 1000) : 0);
+    const p = item.package || {};
+    return el("li", { class: `item ${item.reason}${selected && selected.id === item.id ? " selected" : ""}`,
+      "data-id": item.id },
+      el("div", {}, el("b", {}, REASONS[item.reason] || item.reason), " · ",
+        CHANNELS[item.channel] || item.channel, item.callback_phone ? ` · 回电 ${item.callback_phone}` : ""),
+      el("div", { class: "muted" }, [p.model_code, p.serial].filter(Boolean).join(" ") || item.conversation_id),
+      el("div", { class: "muted" }, item.status === "waiting" ? `已等待 ${waited(seconds)}`
+        : `${item.holder || ""} 处理中 · 等待了 ${waited(item.waited_seconds)}`));
+  }));
+}
+
+$("#list").addEventListener("click", (event) => {
+  const li = event.target.closest("li[data-id]");
+  if (li) open(li.dataset.id);
+});
+
+document.querySelectorAll(".tabs button").forEach((button) => button.addEventListener("click", () => {
+  document.querySelectorAll(".tabs button").forEach((b) => b.classList.remove("active"));
+  button.classList.add("active");
+  scope = button.dataset.scope;
+  refreshLists();
+}));
+
+// --- one conversation ------------------------------------------------------------------------
+
+function line(kind, text, who, buttons) {
+  const item = el("li", { class: `line ${kind}` },
+    el("span", { class: "who" }, who || KINDS[kind] || kind), el("span", { class: "text" }, text));
+  if (buttons && buttons.length) item.append(el("span", { class: "buttons" }, `［${buttons.join("］［")}］`));
+  $("#transcript").append(item);
+  item.scrollIntoView({ block: "end" });
+}
+
+function showLine(kind, text, who, buttons, sentAt) {
+  const key = sentAt != null ? `${kind}:${Number(sentAt).toFixed(3)}` : null;
+  if (key && seen.has(key)) return;
+  if (key) seen.add(key);
+  line(kind, text, who, buttons);
+}
+
+function renderPackage(item) {
+  const p = item.package || {};
+  const rows = [["转接编号", item.id], ["原因", REASONS[item.reason] || item.reason],
+    ["渠道", CHANNELS[item.channel] || item.channel], ["客户", p.customer_name], ["联系电话", p.contact || item.callback_phone],
+    ["型号", p.model_code], ["序列号", p.serial], ["保修结论", p.warranty], ["故障", p.fault],
+    ["已试过", (p.steps_tried || []).join("；")], ["工单", p.work_order_id],
+    ["状态", item.status === "waiting" ? "排队中" : item.status === "assigned" ? `${item.holder} 处理中` : "已结束"]];
+  $("#package").replaceChildren(el("dl", {}, ...rows.filter(([, v]) => v).flatMap(([k, v]) =>
+    [el("dt", {}, k), el("dd", {}, String(v))])));
+}
+
+async function open(id) {
+  const data = await api("GET", `/desk/api/handoffs/${id}`).catch((error) => {
+    $("#action-error").textContent = error.message; return null;
+  });
+  if (!data) return;
+  selected = data.handoff;
+  seen = new Set();
+  $("#transcript").replaceChildren();
+  renderPackage(selected);
+  data.transcript.forEach((l) => showLine(l.kind, l.text, l.kind === "agent" ? `客服 ${l.agent}` : null,
+    l.buttons, l.sent_at));
+  data.notes.filter((n) => n.kind === "note").forEach((n) => line("note", n.text, `备注 · ${n.staff}`));
+  $("#partial").hidden = data.transcript_complete;
+  $("#conversation").hidden = false;
+  $("#actions").hidden = false;
+  updateActions();
+  renderList();
+  const canned = await api("GET", `/desk/api/handoffs/${id}/canned`).catch(() => []);
+  $("#canned").replaceChildren(el("option", { value: "" }, "常用回复…"),
+    ...canned.map((c) => el("option", { value: c.text }, c.title)));
+}
+
+function updateActions() {
+  const mine = selected.status === "assigned" && selected.holder_id === me.id;
+  const boss = me.role === "supervisor";
+  $("#claim").hidden = selected.status !== "waiting";
+  $("#compose").hidden = !(mine || selected.status !== "closed");
+  $("#send").disabled = !mine && !$("#as-note").checked;
+  for (const id of ["#transfer", "#close", "#handback"]) $(id).disabled = !(mine || (boss && selected.status !== "closed"));
+  $("#workorder-form button").disabled = !mine;
+  $("#step-form button").disabled = !mine;
+}
+
+$("#as-note").addEventListener("change", updateActions);
+$("#canned").addEventListener("change", (event) => {
+  if (event.target.value) $("#text").value = event.target.value;
+  event.target.value = "";
+  $("#text").focus();
+});
+
+async function act(promise) {
+  $("#action-error").textContent = "";
+  try {
+    const item = await promise;
+    if (item && item.id) { selected = item; renderPackage(item); updateActions(); }
+    await refreshLists();
+    return item;
+  } catch (error) {
+    $("#action-error").textContent = error.message;
+    return null;
+  }
+}
+
+async function send() {
+  const text = $("#text").value.trim();
+  if (!text || !selected) return;
+  const note = $("#as-note").checked;
+  const done = await act(api("POST", `/desk/api/handoffs/${selected.id}/${note ? "notes" : "messages"}`, { text }));
+  if (done) $("#text").value = "";
+}
+
+$("#send").addEventListener("click", send);
+$("#text").addEventListener("keydown", (event) => {
+  // Enter sends, except while an input method is composing Chinese.
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
+});
+$("#claim").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/claim`)));
+$("#transfer").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/transfer`,
+  { to: Number($("#transfer-to").value) })));
+$("#close").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/close`,
+  { resolution: $("#resolution").value })));
+$("#handback").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/handback`,
+  { resolution: $("#resolution").value })));
+
+$("#workorder-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = Object.fromEntries([...new FormData(event.target)].filter(([, v]) => v));
+  const order = await act(api("POST", `/desk/api/handoffs/${selected.id}/workorders`, body));
+  if (order) { line("note", `已创建工单 ${order.id}`, "系统"); open(selected.id); }
+});
+$("#step-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = Object.fromEntries(new FormData(event.target));
+  const order = await act(api("POST", `/desk/api/handoffs/${selected.id}/workorders/${form.order}/transitions`,
+    { to: form.to, note: form.note }));
+  if (order) line("note", `工单 ${order.id} → ${order.status}`, "系统");
+});
+
+// --- live ------------------------------------------------------------------------------------
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refreshLists, 150);
+}
+
+function connect() {
+  const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/desk/ws`);
+  socket.onopen = () => { $("#live").className = "live on"; refreshLists(); };
+  socket.onclose = () => {
+    $("#live").className = "live off";
+    if (me) setTimeout(connect, 1000);
+  };
+  socket.onmessage = (event) => {
+    const m = JSON.parse(event.data);
+    if (m.kind === "state") {
+      refreshSoon();
+      if (selected && m.handoff_id === selected.id) {
+        api("GET", `/desk/api/handoffs/${selected.id}`).then((d) => {
+          selected = d.handoff; renderPackage(selected); updateActions();
+        }).catch(() => {});
+      }
+      return;
+    }
+    if (!selected || m.handoff_id !== selected.id) { refreshSoon(); return; }
+    if (m.kind === "note") line("note", m.text, `备注 · ${m.staff}`);
+    else showLine(m.kind, m.text, m.kind === "agent" ? `客服 ${m.data.agent}` : null, m.data.buttons, m.sent_at);
+  };
+}
+
+async function start() {
+  $("#login").hidden = true;
+  $("#desk").hidden = false;
+  $("#me").textContent = `${me.display_name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
+  $("#tab-live").hidden = me.role !== "supervisor";
+  const staff = await api("GET", "/desk/api/staff");
+  $("#transfer-to").replaceChildren(...staff.filter((s) => s.id !== me.id)
+    .map((s) => el("option", { value: s.id }, s.display_name)));
+  await refreshLists();
+  connect();
+}
+
+setInterval(() => { if (me && items.length) renderList(); }, 1000);
+
+api("GET", "/desk/api/me").then((who) => { me = who; start(); }).catch(showLogin);
