@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS
@@ -139,37 +139,40 @@ async def record_event(
         pass  # another desk process stored the same event a moment earlier
 
 
+CURSOR = "rasa_events"
+
+
+async def read_events_once(app: web.Application, events: AsyncEngine) -> int:
+    """Store what Rasa published since the cursor; returns how many events were read."""
+    db, clock = app[DB], app[CLOCK]
+    async with db.read() as conn:
+        position = await conn.scalar(
+            select(tables.desk_cursors.c.position).where(tables.desk_cursors.c.name == CURSOR)
+        )
+    async with events.connect() as source:
+        rows = list(
+            await source.execute(
+                text("SELECT id, sender_id, data FROM events WHERE id > :p ORDER BY id LIMIT :n"),
+                {"p": position or 0, "n": BATCH},
+            )
+        )
+    for row in rows:
+        with contextlib.suppress(ValueError):
+            await record_event(db, clock, str(row.sender_id), json.loads(row.data))
+    if rows:
+        await _save_cursor(db, CURSOR, int(rows[-1].id), position is None)
+    return len(rows)
+
+
 async def _tail_sql(app: web.Application) -> None:
-    """Read Rasa's SQL event broker table from the stored cursor on."""
-    settings, db, clock = app[SETTINGS], app[DB], app[CLOCK]
-    engine = create_async_engine(async_url(settings.desk_events_url))
-    cursor_name = "rasa_events"
+    """Follow Rasa's SQL event broker table."""
+    events = create_async_engine(async_url(app[SETTINGS].desk_events_url))
     warned = False
     try:
         while True:
-            rows: list[Any] = []
+            read = 0
             try:
-                async with db.read() as conn:
-                    position = await conn.scalar(
-                        select(tables.desk_cursors.c.position).where(
-                            tables.desk_cursors.c.name == cursor_name
-                        )
-                    )
-                async with engine.connect() as events:
-                    rows = list(
-                        await events.execute(
-                            text(
-                                "SELECT id, sender_id, data FROM events WHERE id > :p "
-                                "ORDER BY id LIMIT :n"
-                            ),
-                            {"p": position or 0, "n": BATCH},
-                        )
-                    )
-                for row in rows:
-                    with contextlib.suppress(ValueError):
-                        await record_event(db, clock, str(row.sender_id), json.loads(row.data))
-                if rows:
-                    await _save_cursor(db, cursor_name, int(rows[-1].id), position is None)
+                read = await read_events_once(app, events)
                 warned = False
             except (OperationalError, DBAPIError, OSError) as exc:
                 # Rasa has not created its table yet, or a database is restarting: retry.
@@ -177,10 +180,10 @@ async def _tail_sql(app: web.Application) -> None:
                     log.warning("desk: cannot read Rasa's events yet (%s); retrying", exc)
                     warned = True
                 await asyncio.sleep(1)
-            if len(rows) < BATCH:
+            if read < BATCH:
                 await asyncio.sleep(POLL_SECONDS)
     finally:
-        await engine.dispose()
+        await events.dispose()
 
 
 async def _save_cursor(db: Database, name: str, position: int, new: bool) -> None:

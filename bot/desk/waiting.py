@@ -37,7 +37,7 @@ def desk_open(settings: Settings, moment: datetime) -> bool:
 
 def notice_for(settings: Settings, clock: Clock, created: datetime) -> str | None:
     """Which notice this waiting customer is due, if any, now."""
-    if not desk_open(settings, created):
+    if not desk_open(settings, clock.now()):
         return "utter_desk_after_hours"
     if clock.now() - created >= timedelta(seconds=settings.desk_wait_seconds):
         return "utter_desk_no_agent"

@@ -73,10 +73,21 @@ class Stack:
             # The stories check many codes from one address.
             "BOT_VERIFY_PER_MINUTE": "1000",
             "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
+            # The web chat page finds this stack's Rasa socket.
+            "CHAT_SOCKET_URL": self.rasa_url,
             # The desk reads this stack's Rasa and its event table.
             "BOT_RASA_URL": self.rasa_url,
-            "BOT_DESK_EVENTS_URL": f"sqlite:///{self.workdir / 'events.db'}",
+            "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
         } | self.extra_env
+
+    @property
+    def events_db(self) -> Path:
+        """Rasa's SQL event broker table, which the desk reads."""
+        return self.workdir / "events.db"
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
 
     @property
     def rasa_url(self) -> str:
@@ -89,7 +100,7 @@ class Stack:
         path.write_text(
             f'action_endpoint:\n  url: "{self.action_url}"\n'
             f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n'
-            f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "events.db"}"\n',
+            f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{self.events_db}"\n',
             encoding="utf-8",
         )
         return path
@@ -171,6 +182,9 @@ class Stack:
                 str(BIN / "rasa"),
                 "run",
                 "--enable-api",
+                # As `make run`: the web chat page (backend port) calls Rasa's port.
+                "--cors",
+                "*",
                 "--model",
                 str(latest_model()),
                 "--port",
