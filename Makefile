@@ -72,7 +72,10 @@ bench-api: install ## p50/p95 latency of a warranty verdict and a booking throug
 bench-rest: train ## p50/p95 of one REST turn that calls custom actions, whole system running
 	$(PY) scripts/bench_rest.py
 
+bench-desk: train ## p50/p95 delivery customer → desk and agent → customer over 100 messages
+	$(PY) scripts/bench_desk.py
+
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate run shell test lint bench-nlu bench-api bench-rest clean
+.PHONY: help install db nlu-data train validate run shell test lint bench-nlu bench-api bench-rest bench-desk clean

@@ -17,8 +17,14 @@ import aio_pika
 import aiohttp
 import psycopg2
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bot import tables
+from bot.api import DB
+from bot.app import create_app
+from bot.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin
 from tests.conversations.rest import say
 from tests.conversations.stack import ROOT, Stack, free_port
@@ -107,3 +113,36 @@ async def test_a_conversation_is_kept_in_postgresql_and_published_to_rabbitmq(
         published = await (await connection.channel()).declare_queue(queue, passive=True)
     count = published.declaration_result.message_count
     assert count is not None and count >= 5
+
+
+async def test_the_desk_reads_customer_messages_from_rabbitmq(
+    stack: Stack, scaled: tuple[str, str, str]
+) -> None:
+    """In scale-out the desk consumes Rasa's queue: a customer's message written while a
+    person holds the conversation is stored for the desk (and acknowledged only then)."""
+    url, _, queue = scaled
+    sender = f"scaled-desk-{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env(
+        stack.env
+        | {"BOT_DESK_EVENTS_URL": RABBITMQ_URL, "BOT_DESK_EVENTS_QUEUE": queue, "BOT_RASA_URL": url}
+    )
+    m = tables.desk_messages
+    async with aiohttp.ClientSession() as session:
+        assert (await say(session, url, sender, "转人工")).paused
+        async with TestClient(TestServer(create_app(settings))) as client:
+            assert client.app is not None
+            await say(session, url, sender, "屏幕一直闪，看不清")
+            stored: list[str] = []
+            for _ in range(100):
+                async with client.app[DB].read() as conn:
+                    stored = list(
+                        await conn.scalars(
+                            select(m.c.text).where(
+                                m.c.conversation_id == sender, m.c.kind == "customer"
+                            )
+                        )
+                    )
+                if stored:
+                    break
+                await asyncio.sleep(0.1)
+    assert stored == ["屏幕一直闪，看不清"]
