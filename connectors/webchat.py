@@ -1,0 +1,320 @@
+"""The website chat's channel: socket.io, like Rasa's own, but a session is a signed token.
+
+Rasa's `SocketIOInput` lets the client choose its `session_id`, so anyone who learns or guesses
+an id can join that conversation and read the bot's answers. Here the socket must connect with
+`auth: {"token": …}` from the backend's `POST /api/chat/sessions` (`bot/webchat.py`); the
+conversation is the token's subject, fixed for the life of the socket. A `session_id` sent by
+the client is only compared with it and refused when it differs. The socket joins a room named
+after the conversation, so every tab of the same customer and the bot's later messages (an
+agent's reply pushed with `output_channel=latest`) reach the open page.
+
+Protocol (socket.io, path `/socket.io`):
+- client → `user_uttered` `{"message": str, "message_id"?: str, "metadata"?: {"display": str}}`;
+  the acknowledgement is `{"status": "accepted" | "duplicate" | "refused", "error"?: code}`.
+  `display` is what the page showed as the customer's bubble (a button's title for its payload).
+- server → `bot_uttered` `{"text"?, "buttons"?, "quick_replies"?, "image"?, "attachment"?,
+  "elements"?, "custom"?, "ts"?}`; `ts` is the timestamp of the tracker event, the key the page
+  uses to tell a live message from the same message in the transcript.
+- `session_request` / `session_confirm` as in Rasa's channel (the confirmed id is the token's).
+- `GET /webhooks/webchat/history` with `Authorization: Bearer <token>`: the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError
+
+from bot.webchat import ChatNotConfigured, TokenRejected, bearer, check_secret, read_token
+from connectors.guard import EMPTY, domain_text, handle_guarded
+from connectors.rest import replies_to
+
+log = logging.getLogger(__name__)
+
+USER_EVENT = "user_uttered"
+BOT_EVENT = "bot_uttered"
+# Same bound as the page's input box; the REST channel's 10,000-character test message fits.
+MAX_MESSAGE_CHARS = 10_000
+TOO_LONG = "utter_message_too_long"
+MAX_ID_CHARS = 100
+MAX_DISPLAY_CHARS = 200
+HISTORY_LIMIT = 300
+_BOT_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
+
+
+def _choices(items: Iterable[Any]) -> list[dict[str, str]]:
+    """Buttons and quick replies as the page renders them: a title and the payload to send."""
+    return [
+        {"title": str(item.get("title", "")), "payload": str(item.get("payload", ""))}
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+class WebchatOutput(OutputChannel):
+    """Emits the bot's messages to the conversation's room, whole (one bubble per message)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    def __init__(self, sio: AsyncServer) -> None:
+        self.sio = sio
+
+    async def _emit(
+        self, recipient_id: str, message: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
+        stamp = extra.get("timestamp")
+        if isinstance(stamp, int | float):
+            message["ts"] = stamp
+        # Local fan-out to the room's sockets: queued, never waits on a slow client.
+        await self.sio.emit(BOT_EVENT, message, room=recipient_id)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._emit(recipient_id, {"text": text}, kwargs)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"text": text, "buttons": _choices(buttons)}, kwargs)
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        message = {"text": text, "quick_replies": _choices(quick_replies)}
+        await self._emit(recipient_id, message, kwargs)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._emit(recipient_id, {"image": image}, kwargs)
+
+    async def send_attachment(
+        self, recipient_id: str, attachment: Any, **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"attachment": attachment}, kwargs)
+
+    async def send_elements(
+        self, recipient_id: str, elements: Iterable[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"elements": list(elements)}, kwargs)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"custom": json_message}, kwargs)
+
+
+class _Blueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, remembering the app so handlers can reach the agent."""
+
+    app: Sanic | None = None
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        self.app = app
+        super().register(app, options)
+
+
+def transcript(events: Iterable[Any], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    """The customer's and the bot's messages, oldest first, as the page renders them."""
+    messages: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text:
+            display = (event.metadata or {}).get("display")
+            text = display if isinstance(display, str) and display else event.text
+            messages.append({"sender": "user", "text": text, "ts": event.timestamp})
+        elif isinstance(event, BotUttered):
+            message: dict[str, Any] = {"sender": "bot", "ts": event.timestamp}
+            if event.text:
+                message["text"] = event.text
+            data = event.data or {}
+            for key in _BOT_FIELDS:
+                value = data.get(key)
+                if not value:
+                    continue
+                message[key] = _choices(value) if key in ("buttons", "quick_replies") else value
+            if len(message) > 2:
+                messages.append(message)
+    return messages[-limit:]
+
+
+def _refused(code: str) -> dict[str, str]:
+    return {"status": "refused", "error": code}
+
+
+class WebchatInput(InputChannel):
+    """The `webchat` channel; `credentials.yml` needs no values (the key is CHAT_SECRET)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            os.environ.get("CHAT_SECRET"),
+            socketio_path=str(credentials.get("socketio_path") or "/socket.io"),
+        )
+
+    def __init__(self, secret: str | None, socketio_path: str = "/socket.io") -> None:
+        self.secret = secret
+        self.socketio_path = socketio_path
+        self.sio: AsyncServer | None = None
+        self._in_flight: set[tuple[str, str]] = set()
+        # Turns run as tasks (the socket acknowledges at once); keep them from being collected.
+        self._turns: set[asyncio.Task[None]] = set()
+        try:
+            check_secret(secret)
+        except ChatNotConfigured as exc:
+            log.error("%s; every web-chat socket will be refused", exc)
+
+    def get_output_channel(self) -> OutputChannel | None:
+        # No network call: the room fan-out needs only the server object of this process.
+        return WebchatOutput(self.sio) if self.sio is not None else None
+
+    def _session_of(self, token: Any) -> str:
+        """The conversation a token opens; TokenRejected or ChatNotConfigured otherwise."""
+        secret = check_secret(self.secret)
+        if not isinstance(token, str) or not token:
+            raise TokenRejected("token_missing", "no chat token")
+        return read_token(secret, token).session_id
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> _Blueprint:
+        # CORS stays with Rasa's --cors (engine.io adding its own headers would duplicate them).
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        self.sio = sio
+        webhook = _Blueprint(sio, self.socketio_path, "webchat_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/history", methods=["GET"])
+        async def history(request: Request) -> HTTPResponse:
+            try:
+                token = bearer(request.headers.get("Authorization"))
+                sender = self._session_of(token)
+            except ChatNotConfigured as exc:
+                return _error(503, "chat_not_configured", str(exc))
+            except TokenRejected as exc:
+                return _error(401, exc.code, str(exc))
+            agent: Agent = request.app.ctx.agent
+            store = agent.tracker_store
+            tracker = await store.retrieve_full_tracker(sender) if store else None
+            events = tracker.events if tracker else []
+            paused = bool(tracker and tracker.is_paused())
+            return response.json(
+                {"session_id": sender, "paused": paused, "messages": transcript(events)}
+            )
+
+        @sio.on("connect")
+        async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+            try:
+                sender = self._session_of(auth.get("token") if isinstance(auth, dict) else None)
+            except ChatNotConfigured as exc:
+                raise ConnectionRefusedError("chat_not_configured") from exc
+            except TokenRejected as exc:
+                log.info("web-chat socket refused: %s", exc)
+                raise ConnectionRefusedError(exc.code) from exc
+            await sio.save_session(sid, {"sender": sender})
+            await sio.enter_room(sid, sender)
+
+        @sio.on("session_request")
+        async def session_request(sid: str, data: Any) -> None:
+            sender = (await sio.get_session(sid))["sender"]
+            asked = data.get("session_id") if isinstance(data, dict) else None
+            if asked and asked != sender:
+                await sio.emit("session_refused", {"error": "session_mismatch"}, to=sid)
+                return
+            await sio.emit("session_confirm", sender, to=sid)
+
+        @sio.on(USER_EVENT)
+        async def user_uttered(sid: str, data: Any) -> dict[str, str]:
+            sender = (await sio.get_session(sid))["sender"]
+            if not isinstance(data, dict):
+                return _refused("bad_message")
+            asked = data.get("session_id")
+            if asked and asked != sender:
+                return _refused("session_mismatch")
+            text, message_id = data.get("message"), data.get("message_id")
+            if not isinstance(text, str):
+                return _refused("bad_message")
+            if message_id is not None and (
+                not isinstance(message_id, str) or not message_id or len(message_id) > MAX_ID_CHARS
+            ):
+                return _refused("bad_message_id")
+            agent = self._agent(webhook)
+            output = WebchatOutput(sio)
+            if not text.strip():
+                await output.send_text_message(sender, domain_text(agent, EMPTY))
+                return {"status": "accepted"}
+            if len(text) > MAX_MESSAGE_CHARS:
+                await output.send_text_message(sender, domain_text(agent, TOO_LONG))
+                return _refused("too_long")
+            key = (sender, message_id) if message_id else None
+            if key:
+                # The page retries a message until acknowledged: a repeat must not run twice.
+                if key in self._in_flight:
+                    return {"status": "duplicate"}
+                self._in_flight.add(key)
+                if await replies_to(agent, sender, key[1]) is not None:
+                    self._in_flight.discard(key)
+                    return {"status": "duplicate"}
+            message = UserMessage(
+                text,
+                output,
+                sender,
+                input_channel=self.name(),
+                message_id=message_id,
+                metadata=_metadata(data.get("metadata")),
+            )
+            turn = asyncio.create_task(self._turn(agent, on_new_message, message, key))
+            self._turns.add(turn)
+            turn.add_done_callback(self._turns.discard)
+            return {"status": "accepted"}
+
+        return webhook
+
+    @staticmethod
+    def _agent(webhook: _Blueprint) -> Agent:
+        assert webhook.app is not None, "socket events arrive only once the app runs"
+        agent: Agent = webhook.app.ctx.agent
+        return agent
+
+    async def _turn(
+        self,
+        agent: Agent,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message: UserMessage,
+        key: tuple[str, str] | None,
+    ) -> None:
+        try:
+            await handle_guarded(agent, on_new_message, message)
+        finally:
+            if key:
+                self._in_flight.discard(key)
+
+
+def _metadata(raw: Any) -> dict[str, Any] | None:
+    """Only what the page is known to send; the rest of a client's metadata is dropped."""
+    if not isinstance(raw, dict):
+        return None
+    display = raw.get("display")
+    if isinstance(display, str) and display.strip() and len(display) <= MAX_DISPLAY_CHARS:
+        return {"display": display}
+    return None
+
+
+def _error(status: int, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": {"code": code, "message": message}}, status=status)
