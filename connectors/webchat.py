@@ -118,10 +118,8 @@ class WebchatOutput(OutputChannel):
 class _Blueprint(SocketBlueprint):
     """Rasa's socket.io blueprint, remembering the app so handlers can reach the agent."""
 
-    app: Sanic | None = None
-
     def register(self, app: Sanic, options: dict[str, Any]) -> None:
-        self.app = app
+        self.ctx.app = app  # Sanic forbids attributes on blueprints; ctx is for this
         super().register(app, options)
 
 
@@ -288,8 +286,8 @@ class WebchatInput(InputChannel):
 
     @staticmethod
     def _agent(webhook: _Blueprint) -> Agent:
-        assert webhook.app is not None, "socket events arrive only once the app runs"
-        agent: Agent = webhook.app.ctx.agent
+        # Socket events arrive only once the app runs, so the blueprint is registered.
+        agent: Agent = webhook.ctx.app.ctx.agent
         return agent
 
     async def _turn(
