@@ -150,8 +150,7 @@ async def test_claim_reply_and_hand_back(
         session, stack.rasa_url, {"sender": sender, "message": "电源灯都不亮，充电也没反应"}
     )
     assert (status, replies) == (200, [])
-    seen = await next_message(socket, "customer", handoff_id=handoff)
-    assert seen["text"] == "电源灯都不亮，充电也没反应"
+    await next_message(socket, "customer", handoff_id=handoff, text="电源灯都不亮，充电也没反应")
 
     # The agent answers: it lands in the customer's conversation as the agent's message.
     await agent.ok(
@@ -311,4 +310,5 @@ async def test_a_message_is_stored_once_however_often_it_is_read(
                 )
     finally:
         await events.dispose()
-    assert stored == ["第一条", "第二条", "第三条"]
+    assert {"第一条", "第二条", "第三条"} <= set(stored)
+    assert len(stored) == len(set(stored)), "every message once"
