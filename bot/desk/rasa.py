@@ -82,7 +82,9 @@ class Rasa:
         await self._call("POST", conversation, "execute", {"name": response}, latest=True)
         # The bot now waits for the customer, as after any turn: without this the rules (which
         # start with the customer's message after action_listen) do not match the next message.
-        await self.append(conversation, [{"event": "action", "name": "action_listen"}], latest=False)
+        await self.append(
+            conversation, [{"event": "action", "name": "action_listen"}], latest=False
+        )
 
 
 RASA = web.AppKey("desk_rasa", Rasa)
