@@ -86,6 +86,7 @@ function renderList() {
       "data-id": item.id },
       el("div", {}, el("b", {}, REASONS[item.reason] || item.reason), " · ",
         CHANNELS[item.channel] || item.channel, item.callback_phone ? ` · 回电 ${item.callback_phone}` : ""),
+      el("div", { class: "summary" }, (p.fault || p.last_message || "").slice(0, 60)),
       el("div", { class: "muted" }, [p.model_code, p.serial].filter(Boolean).join(" ") || item.conversation_id),
       el("div", { class: "muted" }, item.status === "waiting" ? `已等待 ${waited(seconds)}`
         : `${item.holder || ""} 处理中 · 等待了 ${waited(item.waited_seconds)}`));
