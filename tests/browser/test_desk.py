@@ -88,7 +88,7 @@ def test_an_agent_takes_over_and_hands_back(stack: Stack, chromium: Browser) -> 
     expect(customer.locator(".msg.bot")).to_have_count(replies + 1, timeout=SECONDS)
     expect(customer.locator(".msg.bot").last).not_to_contain_text("耐心一些")
     customer.screenshot(path=str(SCREENSHOTS / "desk-customer.png"))
-    print(f"desk browser test: {time.monotonic() - started:.1f} s")  # noqa: T201
+    print(f"desk browser test: {time.monotonic() - started:.1f} s")
 
 
 def test_the_console_needs_a_login(stack: Stack, chromium: Browser) -> None:
