@@ -8,6 +8,7 @@ cannot act with an agent's cookie.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -150,6 +151,25 @@ class LoginIn(Body):
     password: str = Field(min_length=1, max_length=200)
 
 
+# Password guessing: after this many failures for one name in the window, wait it out.
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+
+
+async def _refuse_guessing(conn: AsyncConnection, now: datetime, username: str) -> None:
+    d = tables.desk_audit
+    rows = await conn.execute(
+        select(d.c.detail).where(
+            d.c.action == "login_failed", d.c.at > Clock.to_db(now - FAILED_LOGIN_WINDOW)
+        )
+    )
+    failures = sum(1 for r in rows if (r.detail or {}).get("username") == username)
+    if failures >= MAX_FAILED_LOGINS:
+        raise ApiError(
+            429, "too_many_attempts", "too many wrong passwords; try again in 15 minutes"
+        )
+
+
 class Me(BaseModel):
     id: int
     username: str
@@ -162,29 +182,35 @@ class Me(BaseModel):
 async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
     st = tables.staff
-    async with request.config_dict[DB].write() as conn:
+    now = clock.now()
+    async with request.config_dict[DB].read() as conn:
+        await _refuse_guessing(conn, now, body.username)
         row = (
             await conn.execute(
                 select(st).where(st.c.username == body.username, st.c.active.is_(True))
             )
         ).first()
-        # Hash even for an unknown name, so timing does not tell which accounts exist.
-        valid = check_password(body.password, row.password_hash if row else _DUMMY_HASH)
-        if row is None or not valid:
-            await audit(conn, clock.now(), None, "login_failed", None, {"username": body.username})
-            raise ApiError(401, "bad_credentials", "wrong user name or password")
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        now = clock.now()
-        await conn.execute(
-            tables.staff_sessions.insert().values(
-                token_hash=_token_hash(token),
-                staff_id=row.id,
-                csrf_token=csrf,
-                created_at=clock.to_db(now),
-                expires_at=clock.to_db(now + timedelta(hours=settings.desk_session_hours)),
+    # Hash even for an unknown name, so timing does not tell which accounts exist; off the
+    # event loop, since scrypt takes tens of milliseconds of CPU by design.
+    stored = row.password_hash if row else _DUMMY_HASH
+    valid = await asyncio.to_thread(check_password, body.password, stored) and row is not None
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    async with request.config_dict[DB].write() as conn:
+        if not valid:
+            await audit(conn, now, None, "login_failed", None, {"username": body.username})
+        else:
+            await conn.execute(
+                tables.staff_sessions.insert().values(
+                    token_hash=_token_hash(token),
+                    staff_id=row.id,
+                    csrf_token=csrf,
+                    created_at=clock.to_db(now),
+                    expires_at=clock.to_db(now + timedelta(hours=settings.desk_session_hours)),
+                )
             )
-        )
-        await audit(conn, now, row.id, "login", None, {})
+            await audit(conn, now, row.id, "login", None, {})
+    if row is None or not valid:
+        raise ApiError(401, "bad_credentials", "wrong user name or password")
     me = Me(
         id=row.id,
         username=row.username,

@@ -7,6 +7,7 @@ the holder speaks in a conversation. Every action is written to `desk_audit`.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from bot.ids import HANDOFF_PREFIX, normalize_daily_id
 from bot.settings import Settings
 from bot.workorders import CreateIn, Status, TransitionIn, WorkOrder, advance, book, load
 
+log = logging.getLogger(__name__)
 routes = Routes("desk")
 CANNED = Path(__file__).with_name("canned.yml")
 CANNED_KEY = web.AppKey("desk_canned", list[dict[str, str]])
@@ -198,6 +200,15 @@ async def show(request: web.Request, _: None) -> Conversation:
     )
 
 
+async def _tell(request: web.Request, item: Item, response: str) -> None:
+    """The bot's sentence about a change that has already happened: if Rasa is unreachable
+    now, the change stands and the agent is not told it failed."""
+    try:
+        await request.app[RASA].utter(item.conversation_id, response)
+    except ApiError:
+        log.warning("desk: could not say %s in %s", response, item.conversation_id)
+
+
 async def _state(
     conn: AsyncConnection, clock: Clock, item: Item, staff: Staff | None, what: str, **detail: Any
 ) -> None:
@@ -240,7 +251,7 @@ async def claim(request: web.Request, _: None) -> Item:
         # Pause again: the customer may have been handed back to the bot after waiting long.
         await request.app[RASA].pause(item.conversation_id, staff.display_name)
         await _state(conn, clock, item, staff, "claimed")
-    await request.app[RASA].utter(item.conversation_id, "utter_desk_agent_joined")
+    await _tell(request, item, "utter_desk_agent_joined")
     return item
 
 
@@ -330,7 +341,7 @@ async def transfer(request: web.Request, body: TransferIn) -> Item:
         await request.app[RASA].pause(item.conversation_id, target.display_name)
         await _state(conn, clock, item, staff, "transferred", to=target.display_name)
         item = await _one(conn, clock, handoff_id)
-    await request.app[RASA].utter(item.conversation_id, "utter_desk_agent_joined")
+    await _tell(request, item, "utter_desk_agent_joined")
     return item
 
 
@@ -361,7 +372,7 @@ async def _finish(request: web.Request, body: CloseIn, what: str, response: str)
         )
         await _state(conn, clock, item, staff, what, resolution=body.resolution, note=body.note)
         item = await _one(conn, clock, handoff_id)
-    await rasa.utter(item.conversation_id, response)
+    await _tell(request, item, response)
     return item
 
 

@@ -94,6 +94,16 @@ async def test_a_wrong_password_is_refused(stack: Stack, accounts: dict[str, str
         await DeskUser.login(stack.backend_url, "nobody", "whatever-password")
 
 
+async def test_password_guessing_is_stopped(stack: Stack) -> None:
+    create_account(stack, "target", "赵雷")
+    for _ in range(5):
+        with pytest.raises(RuntimeError, match="401"):
+            await DeskUser.login(stack.backend_url, "target", "guess-guess-guess")
+    # Now even the right password waits: the guesser cannot tell when they hit it.
+    with pytest.raises(RuntimeError, match="429"):
+        await DeskUser.login(stack.backend_url, "target")
+
+
 async def test_a_change_without_the_csrf_token_is_refused(
     stack: Stack, session: aiohttp.ClientSession, desk: dict[str, DeskUser]
 ) -> None:
