@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -13,6 +14,7 @@ from actions.backend import (
     BackendAction,
     BackendFormValidation,
     client,
+    entity,
     joined,
     label,
     last_intent_among,
@@ -20,6 +22,18 @@ from actions.backend import (
 from bot.stations import Station, normalize_city
 
 MAX_CARDS = 3
+# Beyond this the "nearest" station is in another city: say so instead of calling it nearby.
+NEARBY_KM = 100
+_LAT_LON = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def parse_location(value: str | None) -> tuple[float, float] | None:
+    """The "lat,lon" a channel sends; None for anything else or a point off the globe."""
+    match = _LAT_LON.match(value or "")
+    if not match:
+        return None
+    lat, lon = float(match[1]), float(match[2])
+    return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else None
 
 
 def kind_of(tracker: Tracker) -> str:
@@ -29,8 +43,10 @@ def kind_of(tracker: Tracker) -> str:
 
 
 def station_card(dispatcher: CollectingDispatcher, domain: DomainDict, station: Station) -> None:
+    near = station.distance_km is not None
     dispatcher.utter_message(
-        response="utter_station_card",
+        response="utter_station_card_distance" if near else "utter_station_card",
+        **({"distance": station.distance_km} if near else {}),
         name=station.name,
         address=station.address,
         phone=station.phone,
@@ -87,6 +103,41 @@ class ActionFindStations(BackendAction):
             )
             return []
         dispatcher.utter_message(response="utter_stations_found", city=city, kind=kind_label)
+        for station in found:
+            station_card(dispatcher, domain, station)
+        return []
+
+
+class ActionStationsNearby(BackendAction):
+    """The stations nearest to a location the customer shared (Telegram's location message)."""
+
+    retry = "/find_service_center"
+
+    def name(self) -> str:
+        return "action_stations_nearby"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        # The latest message's location, not the slot: "发个定位给你" after an earlier location
+        # announces a new one, and answering for the old place would mislead.
+        near = parse_location(entity(tracker, "location"))
+        if near is None:
+            dispatcher.utter_message(response="utter_ask_location")
+            return []
+        kind = kind_of(tracker)
+        found = await client().stations(near=near, kind=kind, limit=MAX_CARDS)
+        if not found:
+            # No station of this kind at all: the city question lists where there are some.
+            dispatcher.utter_message(response="utter_ask_location")
+            return []
+        kind_label = label(domain, f"kind_{kind}")
+        if (found[0].distance_km or 0.0) > NEARBY_KM:
+            dispatcher.utter_message(
+                response="utter_stations_far", kind=kind_label, radius=NEARBY_KM
+            )
+        else:
+            dispatcher.utter_message(response="utter_stations_nearby", kind=kind_label)
         for station in found:
             station_card(dispatcher, domain, station)
         return []

@@ -6,12 +6,25 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conversations.fake_telegram import FakeTelegram
 from tests.conversations.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("stack")).start()
+def fake_telegram() -> Iterator[FakeTelegram]:
+    """The Bot API server the stack's Telegram channel talks to (started before the stack)."""
+    server = FakeTelegram().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path_factory.mktemp("stack"), extra_env=fake_telegram.env
+    ).start()
     try:
         yield running
     finally:
