@@ -55,6 +55,12 @@ run: train $(SECRETS) ## start every part of the system on embedded defaults
 shell: train ## chat with the assistant in this terminal (starts the backend and actions too)
 	@scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml
 
+set-webhook: install ## Telegram webhook mode: register TELEGRAM_WEBHOOK_URL and the secret (.env)
+	$(BIN)/honcho run -e .env $(PY) scripts/telegram_cli.py set-webhook
+
+telegram-poll: install ## Telegram without a public URL: long-poll and forward to the running Rasa
+	$(BIN)/honcho run -e .env $(PY) scripts/telegram_cli.py poll
+
 test: train ## run every test (set TEST_POSTGRES_URL to repeat the backend tests on PostgreSQL)
 	scripts/validate.sh
 	$(BIN)/pytest -q
@@ -78,4 +84,4 @@ bench-desk: train ## p50/p95 delivery customer → desk and agent → customer o
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate run shell test lint bench-nlu bench-api bench-rest bench-desk clean
+.PHONY: help install db nlu-data train validate run shell set-webhook telegram-poll test lint bench-nlu bench-api bench-rest bench-desk clean
