@@ -217,6 +217,7 @@ class TelegramOutput(OutputChannel):
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self._typing: asyncio.Future[Any] | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -227,6 +228,9 @@ class TelegramOutput(OutputChannel):
 
         Flood control (429) with a short wait is waited out and the call made once more.
         """
+        if what in ("sendMessage", "sendPhoto"):
+            # "typing…" arriving after the reply would hang under it for five seconds.
+            await self.flush()
         for attempt in (1, 2):
             try:
                 return await call()
@@ -271,11 +275,19 @@ class TelegramOutput(OutputChannel):
         # The default would show the customer raw JSON meant for another channel.
         log.debug("telegram: custom payload for %s not sent: %s", recipient_id, json_message)
 
-    async def typing(self, chat_id: str) -> None:
-        await self._send(
-            "sendChatAction",
-            lambda: self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING),
+    def start_typing(self, chat_id: str) -> None:
+        """Shows "typing…" while the turn runs, without waiting for Telegram to confirm it."""
+        self._typing = asyncio.ensure_future(
+            self._send(
+                "sendChatAction",
+                lambda: self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING),
+            )
         )
+
+    async def flush(self) -> None:
+        if self._typing is not None:
+            typing, self._typing = self._typing, None
+            await typing
 
     async def answer_callback(self, query_id: str) -> None:
         await self._send(
@@ -473,7 +485,7 @@ class TelegramInput(InputChannel):
                     sender, domain_text(agent, incoming.response or TEXT_ONLY)
                 )
                 return
-            extras.append(asyncio.ensure_future(output.typing(sender)))
+            output.start_typing(sender)
             message = UserMessage(
                 text,
                 output,
@@ -489,7 +501,7 @@ class TelegramInput(InputChannel):
             finally:
                 self.in_flight.discard((sender, delivery))
         finally:
-            await asyncio.gather(*extras, return_exceptions=True)
+            await asyncio.gather(output.flush(), *extras, return_exceptions=True)
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:

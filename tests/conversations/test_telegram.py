@@ -132,7 +132,11 @@ async def test_a_whole_anti_counterfeit_journey(
     rows = hello.params["reply_markup"]["inline_keyboard"]
     assert [row[0]["text"] for row in rows][:4] == ["故障排查", "查保修", "预约维修", "防伪查询"]
     assert rows[3][0]["callback_data"] == "/verify_authenticity"
-    assert fake_telegram.recorded("sendChatAction", chat)
+    # "typing…" is shown before the reply, never after it.
+    assert [c.method for c in fake_telegram.recorded(chat_id=chat)] == [
+        "sendChatAction",
+        "sendMessage",
+    ]
 
     # The customer taps "防伪查询": the query is answered, the payload is their message.
     tap = press(chat, rows[3][0]["callback_data"], hello.params["reply_markup"])
