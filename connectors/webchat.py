@@ -13,8 +13,9 @@ Protocol (socket.io, path `/socket.io`):
   the acknowledgement is `{"status": "accepted" | "duplicate" | "refused", "error"?: code}`.
   `display` is what the page showed as the customer's bubble (a button's title for its payload).
 - server → `bot_uttered` `{"text"?, "buttons"?, "quick_replies"?, "image"?, "attachment"?,
-  "elements"?, "custom"?, "ts"?}`; `ts` is the timestamp of the tracker event, the key the page
-  uses to tell a live message from the same message in the transcript.
+  "elements"?, "custom"?, "ts"?, "agent"?}`; `ts` is the timestamp of the tracker event, the key
+  the page uses to tell a live message from the same message in the transcript; `agent` names
+  the support-desk agent who wrote it.
 - `session_request` / `session_confirm` as in Rasa's channel (the confirmed id is the token's).
 - `GET /webhooks/webchat/history` with `Authorization: Bearer <token>`: the transcript.
 """
@@ -51,6 +52,8 @@ TOO_LONG = "utter_message_too_long"
 MAX_ID_CHARS = 100
 MAX_DISPLAY_CHARS = 200
 HISTORY_LIMIT = 300
+# The support desk marks an agent's message with this metadata (bot/desk/rasa.py).
+DESK_AGENT = "desk_agent"
 _BOT_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
 
 
@@ -79,6 +82,9 @@ class WebchatOutput(OutputChannel):
         stamp = extra.get("timestamp")
         if isinstance(stamp, int | float):
             message["ts"] = stamp
+        agent = extra.get(DESK_AGENT)
+        if isinstance(agent, str) and agent:
+            message["agent"] = agent
         # Local fan-out to the room's sockets: queued, never waits on a slow client.
         await self.sio.emit(BOT_EVENT, message, room=recipient_id)
 
@@ -135,13 +141,16 @@ def transcript(events: Iterable[Any], limit: int = HISTORY_LIMIT) -> list[dict[s
             message: dict[str, Any] = {"sender": "bot", "ts": event.timestamp}
             if event.text:
                 message["text"] = event.text
+            agent = (event.metadata or {}).get(DESK_AGENT)
+            if isinstance(agent, str) and agent:
+                message["agent"] = agent
             data = event.data or {}
             for key in _BOT_FIELDS:
                 value = data.get(key)
                 if not value:
                     continue
                 message[key] = _choices(value) if key in ("buttons", "quick_replies") else value
-            if len(message) > 2:
+            if any(key in message for key in ("text", *_BOT_FIELDS)):
                 messages.append(message)
     return messages[-limit:]
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.browser.chat import WEBCHAT_ENV
 from tests.conversations.fake_telegram import FakeTelegram
 from tests.conversations.stack import Stack
 
@@ -23,7 +24,7 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram) -> Iterator[Stack]:
     running = Stack(
-        tmp_path_factory.mktemp("stack"), extra_env=fake_telegram.env
+        tmp_path_factory.mktemp("stack"), extra_env=fake_telegram.env | WEBCHAT_ENV
     ).start()
     try:
         yield running

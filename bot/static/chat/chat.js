@@ -137,6 +137,12 @@
   function renderBot(message) {
     var item = document.createElement("div");
     item.className = "msg bot";
+    if (typeof message.agent === "string" && message.agent) {
+      var label = document.createElement("span");
+      label.className = "agent";
+      label.textContent = "人工客服 " + message.agent;
+      item.appendChild(label);
+    }
     if (message.text) {
       var bubble = document.createElement("div");
       bubble.className = "bubble";
@@ -175,7 +181,7 @@
     });
     addChoices(item, message.buttons, "buttons");
     addChoices(item, message.quick_replies, "quick-replies");
-    if (!item.childNodes.length) return null;
+    if (!item.querySelector(".bubble, img, .card, .choices")) return null;
     return append(item);
   }
 

@@ -1,0 +1,39 @@
+"""The web chat against the running system: a socket.io client and Debian's Chromium.
+
+The system is the one the conversation tests start (tests/conversations/conftest.py); its
+fixtures are re-exported here so these tests can use them from this folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.conversations.conftest import *  # noqa: F403  (the `stack` fixture and its needs)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (no browser download); `make browser` installs it."""
+    if not CHROMIUM.exists() or not shutil.which("fc-list"):
+        pytest.fail("Chromium or its fonts are missing: run scripts/install-browser.sh")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
