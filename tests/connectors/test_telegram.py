@@ -22,10 +22,10 @@ from connectors.telegram import (
     TelegramOutput,
     TelegramSettings,
     callback_data,
+    set_webhook,
     split_text,
     utf16_units,
 )
-from scripts.telegram_cli import set_webhook
 from tests.conversations.fake_telegram import Failure, FakeTelegram
 from tests.conversations.stack import free_port
 

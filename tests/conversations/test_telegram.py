@@ -16,8 +16,14 @@ import aiohttp
 import pytest
 import yaml
 
-from connectors.telegram import MAX_TEXT_UNITS, TelegramSettings, callback_data, utf16_units
-from scripts.telegram_cli import poll, poll_once
+from connectors.telegram import (
+    MAX_TEXT_UNITS,
+    TelegramSettings,
+    callback_data,
+    poll,
+    poll_once,
+    utf16_units,
+)
 from tests.conversations.fake_telegram import Failure, FakeTelegram
 from tests.conversations.rest import tracker
 from tests.conversations.stack import ROOT, Stack, free_port
