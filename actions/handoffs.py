@@ -43,9 +43,17 @@ def last_customer_message(tracker: Tracker) -> str | None:
     return None
 
 
+def customer_name(tracker: Tracker) -> str | None:
+    """The name the customer's channel knows them by (Telegram's first name), if any."""
+    known = (tracker.latest_message.get("metadata") or {}).get("telegram") or {}
+    name = known.get("first_name") or known.get("username")
+    return str(name)[:40] if name else None
+
+
 def package(tracker: Tracker) -> dict[str, Any]:
     serial = tracker.get_slot("serial_number")
     return {
+        "customer_name": customer_name(tracker),
         "contact": tracker.get_slot("phone"),
         "model_code": tracker.get_slot("device_model") or tracker.get_slot("model"),
         "serial": serial if serial and serial != "none" else None,

@@ -8,7 +8,13 @@ from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet, UserUtt
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.complaints import ActionRecordComplaint, severity
-from actions.handoffs import ActionDefaultAskAffirmation, ActionDefaultFallback, ActionHandoff
+from actions.handoffs import (
+    ActionDefaultAskAffirmation,
+    ActionDefaultFallback,
+    ActionHandoff,
+    ActionRequestCallback,
+    ValidateCallbackForm,
+)
 from bot.client import ServiceClient
 from tests.actions.conftest import make_tracker, responses, user_event
 
@@ -164,3 +170,53 @@ async def test_the_second_failure_in_a_row_offers_a_person(
     assert events == [UserUtteranceReverted()]
     assert responses(dispatcher) == ["utter_default"]
     assert "/request_human" in str(domain["responses"]["utter_default"])
+
+
+async def test_the_package_names_a_telegram_customer(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("转人工", "request_human", sender="tg-77", channel="telegram")
+    tracker.latest_message["metadata"] = {"telegram": {"first_name": "小王", "username": "xw"}}
+    await ActionHandoff().run(dispatcher, tracker, domain)
+    [handoff] = await service.handoffs(conversation_id="tg-77")
+    assert handoff.package["customer_name"] == "小王"
+
+
+async def test_a_callback_is_added_to_the_open_handoff(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    await ActionHandoff().run(
+        dispatcher, make_tracker("转人工", "request_human", sender="cb-1"), domain
+    )
+    tracker = make_tracker("13912345678", "inform", slots={"phone": "13912345678"}, sender="cb-1")
+    events = await ActionRequestCallback().run(dispatcher, tracker, domain)
+    [handoff] = await service.handoffs(conversation_id="cb-1")
+    assert events == [SlotSet("handoff_id", handoff.id)]
+    assert responses(dispatcher)[-1] == "utter_callback_booked"
+    assert dispatcher.messages[-1]["phone"] == "13912345678"
+
+
+async def test_a_callback_without_a_handoff_creates_one(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("13912345678", "inform", slots={"phone": "13912345678"}, sender="cb-2")
+    await ActionRequestCallback().run(dispatcher, tracker, domain)
+    [handoff] = await service.handoffs(conversation_id="cb-2")
+    assert handoff.status == "waiting"
+
+
+async def test_a_callback_fails_loudly_when_the_backend_is_down(
+    backend_down: None, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("13912345678", "inform", slots={"phone": "13912345678"})
+    assert await ActionRequestCallback().run(dispatcher, tracker, domain) == []
+    assert responses(dispatcher) == ["utter_callback_failed"]
+
+
+async def test_the_callback_form_explains_a_bad_number(
+    dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("12345", "inform", active_loop="callback_form")
+    slots = await ValidateCallbackForm().validate_phone("12345", dispatcher, tracker, domain)
+    assert slots == {"phone": None}
+    assert responses(dispatcher) == ["utter_phone_invalid"]

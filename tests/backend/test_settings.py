@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.clock import Clock
+from bot.desk.waiting import notice_for
 from bot.settings import Settings
 
 
@@ -17,7 +19,31 @@ def test_the_clock_runs_unless_bot_clock_freezes_it() -> None:
     assert utc.today().isoformat() == "2026-11-21"  # already the next day in Shanghai
 
 
-@pytest.mark.parametrize(("name", "value"), [("BOT_CLOCK", "明天"), ("BOT_PORT", "eighty")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BOT_CLOCK", "明天"),
+        ("BOT_PORT", "eighty"),
+        ("BOT_DESK_HOURS", "9-21"),
+        ("BOT_DESK_HOURS", "21:00-09:00"),
+        ("BOT_DESK_WAIT_SECONDS", "3分钟"),
+    ],
+)
 def test_a_bad_setting_names_itself(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: value})
+
+
+def test_desk_hours_and_when_a_waiting_customer_is_told() -> None:
+    settings = Settings.from_env({"BOT_DESK_HOURS": "08:30-20:00", "BOT_DESK_WAIT_SECONDS": "60"})
+    tz = settings.timezone
+    created = datetime(2026, 11, 20, 10, 0, tzinfo=tz)
+    at = lambda h, m, s=0: Clock(tz, fixed=datetime(2026, 11, 20, h, m, s, tzinfo=tz))  # noqa: E731
+    assert notice_for(settings, at(10, 0, 59), created) is None
+    assert notice_for(settings, at(10, 1), created) == "utter_desk_no_agent"
+    assert notice_for(settings, at(20, 0), datetime(2026, 11, 20, 20, 0, tzinfo=tz)) == (
+        "utter_desk_after_hours"
+    )
+    assert notice_for(settings, at(8, 29), datetime(2026, 11, 20, 8, 29, tzinfo=tz)) == (
+        "utter_desk_after_hours"
+    )
