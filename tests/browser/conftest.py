@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.conversations.conftest import *  # noqa: F403  (the `stack` fixture and its needs)
 
@@ -31,6 +31,8 @@ def browser() -> Iterator[Browser]:
     """Debian's Chromium (no browser download); `make browser` installs it."""
     if not CHROMIUM.exists() or not shutil.which("fc-list"):
         pytest.fail("Chromium or its fonts are missing: run scripts/install-browser.sh")
+    # Replies and reconnects (socket.io backs off up to 5 s) take longer than expect's 5 s.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
