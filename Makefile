@@ -50,6 +50,7 @@ run: train $(SECRETS) ## start every part of the system on embedded defaults
 	@echo "Assistant (REST): POST http://127.0.0.1:5005/webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"你好\"}"
 	@echo "Backend API:      http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/api/health  (OpenAPI: /api/openapi.json)"
 	@echo "Action server:    http://127.0.0.1:5055/health"
+	@echo "Web chat page:    http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/  (embed: <script src=\".../chat/widget.js\" async></script>)"
 	$(BIN)/honcho start -f Procfile -e $(SECRETS),.env
 
 shell: train ## chat with the assistant in this terminal (starts the backend and actions too)
@@ -61,7 +62,10 @@ set-webhook: install ## Telegram webhook mode: register TELEGRAM_WEBHOOK_URL and
 telegram-poll: install ## Telegram without a public URL: long-poll and forward to the running Rasa
 	$(BIN)/honcho run -e .env $(PY) scripts/telegram_cli.py poll
 
-test: train ## run every test (set TEST_POSTGRES_URL to repeat the backend tests on PostgreSQL)
+browser: ## Debian's Chromium and CJK fonts for the browser tests (apt; quick when present)
+	scripts/install-browser.sh
+
+test: train browser ## run every test (set TEST_POSTGRES_URL to repeat the backend tests on PostgreSQL)
 	scripts/validate.sh
 	$(BIN)/pytest -q
 
@@ -84,4 +88,4 @@ bench-desk: train ## p50/p95 delivery customer → desk and agent → customer o
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate run shell set-webhook telegram-poll test lint bench-nlu bench-api bench-rest bench-desk clean
+.PHONY: help install db nlu-data train validate browser run shell set-webhook telegram-poll test lint bench-nlu bench-api bench-rest bench-desk clean

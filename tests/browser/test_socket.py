@@ -130,7 +130,9 @@ def _claims(**changes: Any) -> dict[str, Any]:
     ],
     ids=["none", "empty", "number", "garbage", "forged", "audience", "bad-subject", "expired"],
 )
-async def test_a_socket_without_a_valid_token_is_refused(stack: Stack, auth: Any, code: str) -> None:
+async def test_a_socket_without_a_valid_token_is_refused(
+    stack: Stack, auth: Any, code: str
+) -> None:
     assert await refusal(stack, auth) == code
 
 

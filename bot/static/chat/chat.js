@@ -321,7 +321,7 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!send(input.value)) return;
+    if (!send(input.value.trim())) return;
     input.value = "";
     grow();
   });
