@@ -29,6 +29,9 @@ from bot.db import Database, create_engine
 from bot.demo import seed_demo
 from bot.migrate import upgrade
 from bot.settings import Settings
+from tests.browser.chat import WEBCHAT_ENV
+from tests.conversations.fake_telegram import FakeTelegram
+from tests.conversations.stack import Stack
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A Friday morning: slots from Saturday on are bookable, Sunday-closed stations exist.
@@ -131,3 +134,29 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     database = Database(create_engine(settings.database_url))
     yield database
     await database.close()
+
+
+# --- the whole system, once per test session ------------------------------------------------
+# Backend, action server and Rasa with the trained model, as `make run` starts them; the
+# conversation, channel, desk and browser tests all talk to this one.
+
+
+@pytest.fixture(scope="session")
+def fake_telegram() -> Iterator[FakeTelegram]:
+    """The Bot API server the stack's Telegram channel talks to (started before the stack)."""
+    server = FakeTelegram().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path_factory.mktemp("stack"), extra_env=fake_telegram.env | WEBCHAT_ENV
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,7 +1,6 @@
 """The web chat against the running system: a socket.io client and Debian's Chromium.
 
-The system is the one the conversation tests start (tests/conversations/conftest.py); its
-fixtures are re-exported here so these tests can use them from this folder.
+The system is the session's `stack` (tests/conftest.py), shared with the conversation tests.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
-
-from tests.conversations.conftest import *  # noqa: F403  (the `stack` fixture and its needs)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,7 +23,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: sync Playwright keeps an event loop running in this thread
+# while it is open, and the asyncio tests of other modules need the thread's loop to themselves.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium (no browser download); `make browser` installs it."""
     if not CHROMIUM.exists() or not shutil.which("fc-list"):

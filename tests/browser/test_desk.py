@@ -6,35 +6,14 @@ it, the agent hands back, and the bot answers the customer's next message.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conversations.desk import PASSWORD, create_account
 from tests.conversations.stack import ROOT, Stack
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = ROOT / "results" / "screenshots"
 SECONDS = 10_000  # Playwright waits in milliseconds
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def say(page: Page, text: str) -> None:
@@ -42,10 +21,10 @@ def say(page: Page, text: str) -> None:
     page.press("#input", "Enter")
 
 
-def test_an_agent_takes_over_and_hands_back(stack: Stack, chromium: Browser) -> None:
+def test_an_agent_takes_over_and_hands_back(stack: Stack, browser: Browser) -> None:
     started = time.monotonic()
     create_account(stack, "desk-browser", "陈静")
-    customer = chromium.new_context(viewport={"width": 390, "height": 780}).new_page()
+    customer = browser.new_context(viewport={"width": 390, "height": 780}).new_page()
     customer.goto(f"{stack.backend_url}/")
     expect(customer.locator("#status")).to_have_attribute("data-state", "online", timeout=SECONDS)
     say(customer, "我的打印机一直卡纸")
@@ -53,7 +32,7 @@ def test_an_agent_takes_over_and_hands_back(stack: Stack, chromium: Browser) -> 
     say(customer, "转人工")
     expect(customer.locator(".msg.bot").last).to_contain_text("转接", timeout=SECONDS)
 
-    agent = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     agent.goto(f"{stack.backend_url}/desk/")
     agent.fill("input[name=username]", "desk-browser")
     agent.fill("input[name=password]", PASSWORD)
@@ -91,8 +70,8 @@ def test_an_agent_takes_over_and_hands_back(stack: Stack, chromium: Browser) -> 
     print(f"desk browser test: {time.monotonic() - started:.1f} s")
 
 
-def test_the_console_needs_a_login(stack: Stack, chromium: Browser) -> None:
-    page = chromium.new_context().new_page()
+def test_the_console_needs_a_login(stack: Stack, browser: Browser) -> None:
+    page = browser.new_context().new_page()
     page.goto(f"{stack.backend_url}/desk/")
     expect(page.locator("#login-form")).to_be_visible(timeout=SECONDS)
     page.fill("input[name=username]", "desk-browser")
