@@ -52,7 +52,8 @@ run: train $(SECRETS) ## start every part of the system on embedded defaults
 	@echo "Action server:    http://127.0.0.1:5055/health"
 	@echo "Web chat page:    http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/  (embed: <script src=\".../chat/widget.js\" async></script>)"
 	@echo "Support desk:     http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/desk/  (accounts: $(PY) -m bot desk-user NAME --name 张敏 --role agent|supervisor)"
-	$(BIN)/honcho start -f Procfile -e $(SECRETS),.env
+	# The Procfile names rasa and python: the ones of this virtual environment.
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -e $(SECRETS),.env
 
 shell: train ## chat with the assistant in this terminal (starts the backend and actions too)
 	@scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml
