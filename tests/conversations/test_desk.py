@@ -5,6 +5,7 @@ and Rasa's tracker shows what the customer got.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,8 +26,10 @@ from bot.clock import Clock
 from bot.desk import feed, waiting
 from bot.settings import Settings
 from tests.conversations.desk import DeskUser, create_account, next_message
+from tests.conversations.fake_telegram import FakeTelegram
 from tests.conversations.rest import post, tracker
 from tests.conversations.stack import FROZEN_AT, Stack
+from tests.conversations.test_telegram import deliver, new_chat, text_update
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +325,30 @@ async def test_a_message_is_stored_once_however_often_it_is_read(
         await events.dispose()
     assert {"第一条", "第二条", "第三条"} <= set(stored)
     assert len(stored) == len(set(stored)), "every message once"
+
+
+async def test_an_agent_answers_a_telegram_customer_in_telegram(
+    stack: Stack,
+    session: aiohttp.ClientSession,
+    desk: dict[str, DeskUser],
+    fake_telegram: FakeTelegram,
+) -> None:
+    chat = new_chat()
+    for words in ("我的打印机卡纸了", "转人工"):
+        status, _ = await deliver(session, stack, text_update(chat, words))
+        assert status == 200
+    agent = desk["agent"]
+    queue = await agent.ok("GET", "/desk/api/handoffs?scope=queue")
+    [item] = [i for i in queue if i["conversation_id"] == str(chat)]
+    assert (item["channel"], item["package"]["customer_name"]) == ("telegram", "小王")
+    await agent.ok("POST", f"/desk/api/handoffs/{item['id']}/claim")
+    await agent.ok(
+        "POST", f"/desk/api/handoffs/{item['id']}/messages", {"text": "小王您好，请打开前盖看看"}
+    )
+    await asyncio.to_thread(
+        fake_telegram.wait_for,
+        lambda: "小王您好，请打开前盖看看" in fake_telegram.texts(chat),
+        10,
+        "the agent's message",
+    )
+    assert any("张敏" in text for text in fake_telegram.texts(chat)), "told who took over"
