@@ -22,6 +22,8 @@ from playwright.sync_api import (
     expect,
 )
 
+from bot.webchat import read_token
+from tests.browser.chat import CHAT_SECRET, expired_token
 from tests.conversations.stack import ROOT, Stack
 
 PHONE: dict[str, Any] = {
@@ -322,3 +324,28 @@ def test_silence_gets_a_typing_indicator_then_a_notice(stack: Stack, phone: Brow
     page.clock.run_for(26_000)
     expect(page.locator(".notice")).to_contain_text("回复有点慢")
     expect(page.locator(".typing")).to_have_count(0)
+
+
+def test_an_expired_session_starts_a_new_conversation(stack: Stack, phone: BrowserContext) -> None:
+    stale = expired_token()
+    page = phone.new_page()
+    page.add_init_script(f"localStorage.setItem('xingchen-webchat-token', {json.dumps(stale)})")
+    open_chat(page, stack)
+    expect(page.locator(".notice")).to_contain_text("之前的会话已过期")
+    assert session_of(page) != read_token(CHAT_SECRET, stale, now=0).session_id
+    say(page, "你好")
+    expect(bot_bubbles(page).last).to_contain_text("小星")
+
+
+def test_the_page_says_so_when_the_chat_is_off(stack: Stack, phone: BrowserContext) -> None:
+    page = phone.new_page()
+    off = {"error": {"code": "chat_not_configured", "message": "CHAT_SECRET is not set"}}
+    page.route(
+        "**/api/chat/sessions",
+        lambda route: route.fulfill(status=503, json=off),
+    )
+    page.goto(backend(stack) + "/")
+    expect(page.locator("#status")).to_have_attribute("data-state", "unavailable")
+    expect(page.locator("#status")).to_have_text("暂不可用")
+    expect(page.locator(".notice")).to_contain_text("暂时无法使用")
+    expect(page.locator("#send")).to_be_disabled()
