@@ -231,7 +231,13 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     return reply
 
 
-@routes.post("/desk/api/logout", summary="Log out (ends this session)", errors=(401, 403))
+class LoggedOut(BaseModel):
+    status: Literal["logged_out"] = "logged_out"
+
+
+@routes.post(
+    "/desk/api/logout", summary="Log out (ends this session)", response=LoggedOut, errors=(401, 403)
+)
 async def logout(request: web.Request, _: None) -> web.StreamResponse:
     token = request.cookies.get(COOKIE, "")
     clock = request.config_dict[CLOCK]
@@ -242,7 +248,7 @@ async def logout(request: web.Request, _: None) -> web.StreamResponse:
             )
         )
         await audit(conn, clock.now(), current(request).id, "logout", None, {})
-    reply = json_response({"status": "logged_out"})
+    reply = json_response(LoggedOut())
     reply.del_cookie(COOKIE, path="/desk")
     return reply
 
