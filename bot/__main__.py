@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import asyncio
+import getpass
 import json
 import logging
 import re
@@ -21,8 +21,8 @@ from bot.api import openapi_document
 from bot.app import ROUTES, VERSION, create_app
 from bot.clock import Clock
 from bot.db import Database, create_engine
-from bot.desk.accounts import create_account
 from bot.demo import seed_demo
+from bot.desk.accounts import create_account
 from bot.importer import IMPORTERS, ImportFailed
 from bot.knowledge import dictionary_words, nlu_lookups
 from bot.migrate import upgrade

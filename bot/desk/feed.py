@@ -20,12 +20,15 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS
@@ -164,24 +167,33 @@ async def read_events_once(app: web.Application, events: AsyncEngine) -> int:
     return len(rows)
 
 
+def _not_there_yet(url: str) -> bool:
+    """An SQLite event file Rasa has not written yet: connecting would create it empty."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and not Path(str(parsed.database)).exists()
+
+
 async def _tail_sql(app: web.Application) -> None:
-    """Follow Rasa's SQL event broker table."""
-    events = create_async_engine(async_url(app[SETTINGS].desk_events_url))
+    """Follow Rasa's SQL event broker table until the app stops."""
+    url = app[SETTINGS].desk_events_url
+    events = create_async_engine(async_url(url), poolclass=NullPool)
     warned = False
     try:
-        while True:
+        while not app[STOP].is_set():
             read = 0
             try:
-                read = await read_events_once(app, events)
-                warned = False
+                if not _not_there_yet(url):
+                    read = await read_events_once(app, events)
+                    warned = False
             except (OperationalError, DBAPIError, OSError) as exc:
                 # Rasa has not created its table yet, or a database is restarting: retry.
                 if not warned:
                     log.warning("desk: cannot read Rasa's events yet (%s); retrying", exc)
                     warned = True
-                await asyncio.sleep(1)
-            if read < BATCH:
-                await asyncio.sleep(POLL_SECONDS)
+                if await pause(app, 1):
+                    break
+            if read < BATCH and await pause(app, POLL_SECONDS):
+                break
     finally:
         await events.dispose()
 
@@ -208,28 +220,61 @@ async def _consume_amqp(app: web.Application) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=100)
         queue = await channel.declare_queue(settings.desk_events_queue, durable=True)
-        async with queue.iterator() as messages:
-            async for message in messages:
-                try:
-                    event = json.loads(message.body)
-                except ValueError:
-                    await message.reject()
-                    continue
-                await record_event(db, clock, str(event.get("sender_id") or ""), event)
-                await message.ack()
+
+        async def consume() -> None:
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    try:
+                        event = json.loads(message.body)
+                    except ValueError:
+                        await message.reject()
+                        continue
+                    await record_event(db, clock, str(event.get("sender_id") or ""), event)
+                    await message.ack()
+
+        # Waiting for a message is the only thing cancelled at shutdown; an unacknowledged
+        # message goes back to the queue.
+        consuming = asyncio.create_task(consume())
+        stopping = asyncio.create_task(app[STOP].wait())
+        await asyncio.wait((consuming, stopping), return_when=asyncio.FIRST_COMPLETED)
+        for task in (consuming, stopping):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consuming  # raises what made consuming stop, if it stopped on its own
     finally:
         await connection.close()
 
 
-async def _keep_running(name: str, work: Any, app: web.Application) -> None:
-    while True:
+STOP = web.AppKey("desk_stop", asyncio.Event)
+
+
+async def pause(app: web.Application, seconds: float) -> bool:
+    """Wait, unless the app stops meanwhile; True when it is stopping."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(app[STOP].wait(), timeout=seconds)
+    return app[STOP].is_set()
+
+
+async def keep_running(name: str, work: Any, app: web.Application) -> None:
+    """Run a loop of the desk until the app stops, restarting it after a failure."""
+    while not app[STOP].is_set():
         try:
             await work(app)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("desk: %s stopped; restarting in 2 s", name)
-            await asyncio.sleep(2)
+            await pause(app, 2)
+
+
+async def stop_all(app: web.Application, tasks: list[asyncio.Task[None]]) -> None:
+    """Let the loops finish their step (a database call cut off mid-way leaves an SQLite
+    worker thread behind that keeps the process alive), then cancel what still runs."""
+    app[STOP].set()
+    _, late = await asyncio.wait(tasks, timeout=10)
+    for task in late:
+        task.cancel()
+    for task in late:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 # --- reading the feed: websockets ----------------------------------------------------------
@@ -297,8 +342,7 @@ async def _push(app: web.Application) -> None:
     m = tables.desk_messages
     async with db.read() as conn:
         hub.last_id = int(await conn.scalar(select(m.c.id).order_by(m.c.id.desc())) or 0)
-    while True:
-        await asyncio.sleep(POLL_SECONDS)
+    while not await pause(app, POLL_SECONDS):
         try:
             async with db.read() as conn:
                 rows = list(
@@ -332,16 +376,13 @@ async def _push(app: web.Application) -> None:
 async def feed_tasks(app: web.Application) -> AsyncIterator[None]:
     """Start the broker reader and the websocket pusher with the app; stop them with it."""
     app[HUB] = Hub()
+    app[STOP] = asyncio.Event()
     reader = _consume_amqp if app[SETTINGS].desk_events_url.startswith("amqp") else _tail_sql
     tasks = [
-        asyncio.create_task(_keep_running("event reader", reader, app)),
-        asyncio.create_task(_keep_running("websocket push", _push, app)),
+        asyncio.create_task(keep_running("event reader", reader, app)),
+        asyncio.create_task(keep_running("websocket push", _push, app)),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_all(app, tasks)
     for viewer in list(app[HUB].viewers):
         await viewer.socket.close()

@@ -9,7 +9,6 @@ claim pauses it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError
 from bot.clock import Clock
-from bot.desk.feed import post
+from bot.desk.feed import keep_running, pause, post, stop_all
 from bot.desk.rasa import RASA
 from bot.settings import Settings
 
@@ -107,8 +106,7 @@ async def check_once(app: web.Application) -> int:
 
 
 async def _watch(app: web.Application) -> None:
-    while True:
-        await asyncio.sleep(CHECK_SECONDS)
+    while not await pause(app, CHECK_SECONDS):
         try:
             await check_once(app)
         except (OperationalError, DBAPIError, OSError):
@@ -116,8 +114,6 @@ async def _watch(app: web.Application) -> None:
 
 
 async def watcher(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_watch(app))
+    task = asyncio.create_task(keep_running("waiting check", _watch, app))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_all(app, [task])

@@ -38,7 +38,10 @@ def test_desk_hours_and_when_a_waiting_customer_is_told() -> None:
     settings = Settings.from_env({"BOT_DESK_HOURS": "08:30-20:00", "BOT_DESK_WAIT_SECONDS": "60"})
     tz = settings.timezone
     created = datetime(2026, 11, 20, 10, 0, tzinfo=tz)
-    at = lambda h, m, s=0: Clock(tz, fixed=datetime(2026, 11, 20, h, m, s, tzinfo=tz))  # noqa: E731
+
+    def at(hour: int, minute: int, second: int = 0) -> Clock:
+        return Clock(tz, fixed=datetime(2026, 11, 20, hour, minute, second, tzinfo=tz))
+
     assert notice_for(settings, at(10, 0, 59), created) is None
     assert notice_for(settings, at(10, 1), created) == "utter_desk_no_agent"
     assert notice_for(settings, at(20, 0), datetime(2026, 11, 20, 20, 0, tzinfo=tz)) == (
