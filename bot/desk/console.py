@@ -21,7 +21,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Body, Reply, Routes, fetch_one, path_param
+from bot.api import (
+    CLOCK,
+    DB,
+    SETTINGS,
+    ApiError,
+    Body,
+    Query,
+    Reply,
+    Routes,
+    fetch_one,
+    path_param,
+)
 from bot.clock import Clock
 from bot.desk.accounts import Staff, audit, current, session_staff
 from bot.desk.feed import HUB, Viewer, message_out, post, set_assignment, staff_names
@@ -95,7 +106,7 @@ async def _items(
     return sorted(items, key=lambda i: (i.reason != "complaint", i.created_at))
 
 
-class ListQuery(BaseModel):
+class ListQuery(Query):
     scope: Literal["queue", "mine", "live"] = "queue"
 
 
@@ -509,7 +520,7 @@ class AuditLine(BaseModel):
     at: datetime
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Query):
     handoff_id: str | None = Field(None, max_length=20)
 
 
