@@ -70,7 +70,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from connectors.guard import domain_text, handle_guarded, reply_timeout
+from connectors.guard import domain_text, handle_guarded, is_paused, reply_timeout
 from connectors.rest import replies_to
 
 log = logging.getLogger(__name__)
@@ -334,6 +334,16 @@ def message_text(message: Message) -> str | None:
     return "/greet" if command in GREETING_COMMANDS else words
 
 
+MEDIA_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "document", "animation")
+
+
+def media_marker(update: Update) -> str:
+    """What the desk shows for a message the assistant cannot read, e.g. "[sticker]"."""
+    message = update.message or update.edited_message
+    kind = next((k for k in MEDIA_KINDS if message and getattr(message, k, None)), "media")
+    return f"[{kind}]"
+
+
 def read_update(update: Update) -> Incoming | None:
     """What to do with an update; None for updates the assistant ignores."""
     if update.callback_query:
@@ -485,6 +495,10 @@ class TelegramInput(InputChannel):
                 text = await resolve_callback(agent, sender, incoming.callback_query)
                 if text is None:
                     incoming.response = BUTTON_EXPIRED
+            if incoming.response == TEXT_ONLY and await is_paused(agent, sender):
+                # A person holds the conversation: the bot must not answer, and the agent
+                # should see that something arrived.
+                text, incoming.response = media_marker(update), None
             if incoming.response or not text:
                 await output.send_text_message(
                     sender, domain_text(agent, incoming.response or TEXT_ONLY)

@@ -352,6 +352,18 @@ async def test_an_agent_answers_a_telegram_customer_in_telegram(
         "the agent's message",
     )
     assert any("张敏" in text for text in fake_telegram.texts(chat)), "told who took over"
+    # A sticker while the agent holds the conversation: no bot answer, the agent sees it.
+    answered = len(fake_telegram.texts(chat))
+    sticker = {"file_id": "s", "file_unique_id": "s", "width": 512, "height": 512}
+    sticker |= {"is_animated": False, "is_video": False, "type": "regular"}
+    update = text_update(chat, "")
+    del update["message"]["text"]
+    update["message"]["sticker"] = sticker
+    assert (await deliver(session, stack, update))[0] == 200
+    opened = await agent.ok("GET", f"/desk/api/handoffs/{item['id']}")
+    last = opened["transcript"][-1]
+    assert (last["kind"], last["text"]) == ("customer", "[sticker]")
+    assert len(fake_telegram.texts(chat)) == answered
 
 
 async def test_an_agent_books_a_repair_and_moves_it_along(
