@@ -234,7 +234,7 @@ def _order_id(request: web.Request) -> str:
     return path_param(request, "id", normalize_work_order_id, "work_order_id")
 
 
-def _lead(request: web.Request) -> timedelta:
+def booking_lead(request: web.Request) -> timedelta:
     return timedelta(minutes=request.config_dict[SETTINGS].booking_lead_minutes)
 
 
@@ -347,7 +347,9 @@ async def create(request: web.Request, body: CreateIn) -> Reply:
         order_id, created = await book(
             conn, clock, settings, body, request.headers.get("Idempotency-Key")
         )
-        return Reply(await load(conn, clock, order_id, _lead(request)), 201 if created else 200)
+        return Reply(
+            await load(conn, clock, order_id, booking_lead(request)), 201 if created else 200
+        )
 
 
 @routes.get(
@@ -358,7 +360,9 @@ async def create(request: web.Request, body: CreateIn) -> Reply:
 )
 async def show(request: web.Request, _: None) -> WorkOrder:
     async with request.config_dict[DB].read() as conn:
-        return await load(conn, request.config_dict[CLOCK], _order_id(request), _lead(request))
+        return await load(
+            conn, request.config_dict[CLOCK], _order_id(request), booking_lead(request)
+        )
 
 
 @routes.get(
@@ -387,7 +391,7 @@ async def search(request: web.Request, query: ListQuery) -> list[WorkOrder]:
     clock = request.config_dict[CLOCK]
     async with request.config_dict[DB].read() as conn:
         ids = (await conn.execute(stmt)).scalars().all()
-        return [await load(conn, clock, i, _lead(request)) for i in ids]
+        return [await load(conn, clock, i, booking_lead(request)) for i in ids]
 
 
 async def _locked(conn: AsyncConnection, order_id: str) -> Row:
@@ -421,9 +425,9 @@ async def reschedule(request: web.Request, body: RescheduleIn) -> WorkOrder:
             raise ApiError(
                 409, "too_many_reschedules", f"a booking can be moved {MAX_RESCHEDULES} times"
             )
-        if row.slot_date and clock.local(row.slot_date, row.slot_start) < clock.now() + _lead(
-            request
-        ):
+        if row.slot_date and clock.local(
+            row.slot_date, row.slot_start
+        ) < clock.now() + booking_lead(request):
             raise ApiError(409, "too_late", "the current slot starts too soon to be moved")
         station_code = (body.station_code or row.station_code).upper()
         if (station_code, body.slot_date, body.slot_start) == (
@@ -466,7 +470,7 @@ async def reschedule(request: web.Request, body: RescheduleIn) -> WorkOrder:
             f"rescheduled to {body.slot_date} {body.slot_start} {station_code}",
             "customer",
         )
-        return await load(conn, clock, order_id, _lead(request))
+        return await load(conn, clock, order_id, booking_lead(request))
 
 
 @routes.post(
@@ -482,7 +486,7 @@ async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
     async with request.config_dict[DB].write() as conn:
         row = await _locked(conn, order_id)
         if row.status == "cancelled":
-            return await load(conn, clock, order_id, _lead(request))
+            return await load(conn, clock, order_id, booking_lead(request))
         if row.status not in CHANGEABLE:
             raise ApiError(409, "not_changeable", f"a {row.status} work order cannot be cancelled")
         if row.slot_date:
@@ -494,7 +498,7 @@ async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
             .values(status="cancelled", updated_at=now)
         )
         await _event(conn, order_id, now, "cancelled", body.reason, "customer")
-        return await load(conn, clock, order_id, _lead(request))
+        return await load(conn, clock, order_id, booking_lead(request))
 
 
 @routes.post(
@@ -509,7 +513,7 @@ async def transition(request: web.Request, body: TransitionIn) -> WorkOrder:
     order_id = _order_id(request)
     async with request.config_dict[DB].write() as conn:
         await advance(conn, clock, order_id, body)
-        return await load(conn, clock, order_id, _lead(request))
+        return await load(conn, clock, order_id, booking_lead(request))
 
 
 async def advance(conn: AsyncConnection, clock: Clock, order_id: str, body: TransitionIn) -> None:
@@ -565,4 +569,4 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
             .values(rating=body.score, rating_comment=body.comment, rated_at=now, updated_at=now)
         )
         await _event(conn, order_id, now, "closed", f"rated {body.score}/5", "customer")
-        return await load(conn, clock, order_id, _lead(request))
+        return await load(conn, clock, order_id, booking_lead(request))

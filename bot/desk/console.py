@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,8 +38,16 @@ from bot.desk.accounts import Staff, audit, current, session_staff
 from bot.desk.feed import HUB, Viewer, message_out, post, set_assignment, staff_names
 from bot.desk.rasa import RASA, transcript
 from bot.ids import HANDOFF_PREFIX, normalize_daily_id
-from bot.settings import Settings
-from bot.workorders import CreateIn, Status, TransitionIn, WorkOrder, advance, book, load
+from bot.workorders import (
+    CreateIn,
+    Status,
+    TransitionIn,
+    WorkOrder,
+    advance,
+    book,
+    booking_lead,
+    load,
+)
 
 log = logging.getLogger(__name__)
 routes = Routes("desk")
@@ -437,8 +445,7 @@ async def create_work_order(request: web.Request, body: WorkOrderIn) -> Reply:
             .values(package=package)
         )
         await _state(conn, clock, item, staff, "work_order_created", work_order_id=order_id)
-        lead = _lead(settings)
-        return Reply(await load(conn, clock, order_id, lead), 201)
+        return Reply(await load(conn, clock, order_id, booking_lead(request)), 201)
 
 
 class StepIn(Body):
@@ -465,11 +472,7 @@ async def update_work_order(request: web.Request, body: StepIn) -> WorkOrder:
         await _state(
             conn, clock, item, staff, "work_order_updated", work_order_id=order_id, to=body.to
         )
-        return await load(conn, clock, order_id, _lead(request.config_dict[SETTINGS]))
-
-
-def _lead(settings: Settings) -> timedelta:
-    return timedelta(minutes=settings.booking_lead_minutes)
+        return await load(conn, clock, order_id, booking_lead(request))
 
 
 class Canned(BaseModel):

@@ -122,6 +122,10 @@ async def record_event(
         buttons = (event.get("data") or {}).get("buttons") or []
         data = {"agent": agent, "buttons": [b.get("title") for b in buttons if isinstance(b, dict)]}
     sent_at = float(event.get("timestamp") or time.time())
+    # Most events belong to conversations no person holds: look before taking the write lock.
+    async with db.read() as conn:
+        if await open_handoff_of(conn, conversation) is None:
+            return
     try:
         async with db.write() as conn:
             handoff_id = await open_handoff_of(conn, conversation)
