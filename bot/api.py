@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, get_args, get_origin
 
 from aiohttp import web
-from pydantic import BaseModel, Extra, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.json import pydantic_encoder
 from pydantic.schema import schema as pydantic_schema
 from sqlalchemy import select
@@ -24,6 +24,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
+
+# Transitional re-export while modules move to the contracts package.
+from bot.contracts.base import Body, Query  # noqa: F401
 from bot.db import Database
 from bot.settings import Settings
 
@@ -62,22 +65,6 @@ class ApiError(Exception):
 
 def not_found(what: str, key: str) -> ApiError:
     return ApiError(404, f"{what}_not_found", f"no {what.replace('_', ' ')} {key!r}")
-
-
-class Body(BaseModel):
-    """Base of request bodies: unknown fields are an error, strings are trimmed."""
-
-    class Config:
-        extra = Extra.forbid
-        anystr_strip_whitespace = True
-
-
-class Query(BaseModel):
-    """Base of query-string parameters."""
-
-    class Config:
-        extra = Extra.forbid
-        anystr_strip_whitespace = True
 
 
 @dataclass(frozen=True)

@@ -11,30 +11,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import (
-    CLOCK,
-    DB,
-    SETTINGS,
-    ApiError,
-    Body,
-    Reply,
-    Routes,
-    fetch_one,
-    from_row,
-    path_param,
-)
-from bot.catalogue import CONSUMABLE_CATEGORIES, MODEL_CODE
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, fetch_one, from_row, path_param
 from bot.clock import Clock
+from bot.contracts.authenticity import Check, Product, Report, ReportIn, VerifyIn
+from bot.contracts.base import Body
+from bot.contracts.ids import COUNTERFEIT_PREFIX, normalize_daily_id, normalize_security_code
+from bot.contracts.rules import CONSUMABLE_CATEGORIES, MODEL_CODE
 from bot.db import replayed
-from bot.ids import COUNTERFEIT_PREFIX, next_id, normalize_daily_id, normalize_security_code
+from bot.sequences import next_id
 
 routes = Routes("authenticity")
 
@@ -52,54 +44,6 @@ class CodeRecord(Body):
     query_count: int = Field(0, ge=0)
     first_queried_at: datetime | None = None
     last_queried_at: datetime | None = None
-
-
-class Product(BaseModel):
-    model_code: str
-    model_name: str
-    category: str
-    batch_code: str
-    produced_on: date
-
-
-class Check(BaseModel):
-    code: str
-    result: Literal["genuine", "already_queried", "unknown"]
-    query_count: int = Field(description="queries of this code including this one; 0 when unknown")
-    first_queried_at: datetime | None
-    product: Product | None
-
-
-class VerifyIn(Body):
-    code: str = Field(min_length=1, max_length=60)
-    source: str = Field(
-        min_length=1, max_length=100, description="who asks, e.g. telegram:12345 or web:<session>"
-    )
-
-
-class ReportIn(Body):
-    code: str | None = Field(None, max_length=60)
-    model_code: str | None = Field(None, regex=MODEL_CODE)
-    source: str = Field(min_length=1, max_length=100)
-    conversation_id: str | None = Field(None, max_length=100)
-    where_bought: str = Field(min_length=1, max_length=500)
-    city: str | None = Field(None, max_length=20)
-    contact: str | None = Field(None, max_length=60)
-    note: str = Field("", max_length=2000)
-
-
-class Report(BaseModel):
-    id: str
-    code: str | None
-    model_code: str | None
-    source: str
-    conversation_id: str | None
-    where_bought: str
-    city: str | None
-    contact: str | None
-    note: str
-    status: str
-    created_at: datetime
 
 
 async def upsert_batches(conn: AsyncConnection, records: Sequence[BatchRecord]) -> None:

@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import DB, ApiError, Body, Query, Routes, not_found
+from bot.api import DB, ApiError, Routes, not_found
+from bot.contracts.base import Body
+from bot.contracts.catalogue import (
+    Category,
+    FirmwareQuery,
+    FirmwareRelease,
+    ModelDetail,
+    ModelQuery,
+    ModelSummary,
+    Part,
+    Resolution,
+    ResolveQuery,
+)
+from bot.contracts.rules import CATEGORY_CODES, CODE, MODEL_CODE
+from bot.contracts.text import normalize_model_code
 from bot.normalize import normalize_text
 
 routes = Routes("catalogue")
-
-CATEGORY_CODES = (
-    "laptop",
-    "desktop",
-    "printer",
-    "copier",
-    "monitor",
-    "toner",
-    "ink",
-    "drum",
-    "battery",
-)
-CONSUMABLE_CATEGORIES = ("toner", "ink", "drum", "battery")
-
-MODEL_CODE = r"^[A-Z0-9][A-Z0-9\-]{1,29}$"
-CODE = r"^[a-z][a-z0-9_]{1,29}$"
-
 
 # --- records (what the seed files and the importer write) --------------------------------
 
@@ -74,54 +70,7 @@ class ModelRecord(Body):
 # --- responses ---------------------------------------------------------------------------
 
 
-class Category(BaseModel):
-    code: str
-    name: str
-    synonyms: list[str]
-
-
-class Part(BaseModel):
-    code: str
-    name: str
-
-
-class ModelSummary(BaseModel):
-    code: str
-    name: str
-    category: str
-    series: str
-    launched_on: date
-
-
-class FirmwareRelease(BaseModel):
-    model_code: str
-    kind: str
-    version: str
-    released_on: date
-    notes: str
-    compatibility: str
-
-
-class ModelDetail(ModelSummary):
-    parts: list[Part]
-    specs: dict[str, str]
-    compatible_consumables: list[str]
-    firmware: list[FirmwareRelease]
-
-
-class Resolution(BaseModel):
-    """What a free-text product mention refers to."""
-
-    category: str | None
-    model: str | None
-    part: str | None
-
-
 # --- storage -----------------------------------------------------------------------------
-
-
-def normalize_model_code(raw: str) -> str:
-    return re.sub(r"\s", "", unicodedata.normalize("NFKC", raw)).upper()
 
 
 async def upsert_categories(conn: AsyncConnection, records: Sequence[CategoryRecord]) -> None:
@@ -238,19 +187,6 @@ async def resolve(conn: AsyncConnection, text: str) -> Resolution:
 
 
 # --- HTTP --------------------------------------------------------------------------------
-
-
-class ModelQuery(Query):
-    category: str | None = None
-    q: str | None = None
-
-
-class FirmwareQuery(Query):
-    kind: Literal["bios", "firmware", "driver"] | None = None
-
-
-class ResolveQuery(Query):
-    text: str = Field(min_length=1, max_length=2000)
 
 
 @routes.get("/api/catalogue/categories", summary="Product categories", response=list[Category])

@@ -17,15 +17,15 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import BaseModel, ValidationError, parse_obj_as
 
-from bot.authenticity import Check, Report, ReportIn, VerifyIn
-from bot.catalogue import Category, FirmwareRelease, ModelDetail, ModelSummary, Resolution
-from bot.complaints import Complaint, ComplaintIn
-from bot.handoffs import CallbackIn, Handoff, HandoffIn, Package
-from bot.knowledge import Case, Hit, SearchIn
+from bot.contracts.authenticity import Check, Report, ReportIn, VerifyIn
+from bot.contracts.catalogue import Category, FirmwareRelease, ModelDetail, ModelSummary, Resolution
+from bot.contracts.complaints import Complaint, ComplaintIn
+from bot.contracts.handoffs import CallbackIn, Handoff, HandoffIn, Package
+from bot.contracts.knowledge import Case, Hit, SearchIn
+from bot.contracts.stations import City, Slot, Station
+from bot.contracts.warranty import Device, Extension, ExtensionIn, FaultIn, Plan, Verdict, VerdictIn
+from bot.contracts.workorders import CancelIn, CreateIn, RatingIn, RescheduleIn, WorkOrder
 from bot.sanbao import Policy
-from bot.stations import City, Slot, Station
-from bot.warranty import Device, Extension, ExtensionIn, FaultIn, Plan, Verdict, VerdictIn
-from bot.workorders import CancelIn, CreateIn, RatingIn, RescheduleIn, WorkOrder
 
 T = TypeVar("T")
 

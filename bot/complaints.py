@@ -2,81 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from bot import tables
-from bot.api import (
-    CLOCK,
-    DB,
-    ApiError,
-    Body,
-    Query,
-    Reply,
-    Routes,
-    fetch_one,
-    from_row,
-    path_param,
-)
+from bot.api import CLOCK, DB, ApiError, Reply, Routes, fetch_one, from_row, path_param
 from bot.clock import Clock
-from bot.db import replayed
-from bot.ids import (
+from bot.contracts.complaints import Complaint, ComplaintIn, ComplaintQuery, ComplaintUpdate
+from bot.contracts.ids import (
     COMPLAINT_PREFIX,
-    next_id,
     normalize_daily_id,
     normalize_serial,
     normalize_work_order_id,
 )
+from bot.db import replayed
+from bot.sequences import next_id
 
 routes = Routes("complaints")
 
-Severity = Literal["low", "medium", "high", "critical"]
-Status = Literal["open", "in_progress", "resolved", "closed"]
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "open": ("in_progress", "resolved", "closed"),
     "in_progress": ("resolved", "closed"),
     "resolved": ("closed", "in_progress"),
     "closed": (),
 }
-
-
-class ComplaintIn(Body):
-    text: str = Field(min_length=1, max_length=10_000)
-    severity: Severity = "medium"
-    conversation_id: str | None = Field(None, max_length=100)
-    channel: str | None = Field(None, max_length=20)
-    serial: str | None = Field(None, max_length=40)
-    work_order_id: str | None = Field(None, max_length=40)
-    contact: str | None = Field(None, max_length=60)
-
-
-class ComplaintUpdate(Body):
-    status: Status
-    resolution: str | None = Field(None, max_length=5000)
-
-
-class Complaint(BaseModel):
-    id: str
-    text: str
-    severity: Severity
-    status: Status
-    conversation_id: str | None
-    channel: str | None
-    serial: str | None
-    work_order_id: str | None
-    contact: str | None
-    resolution: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ComplaintQuery(Query):
-    status: Status | None = None
-    conversation_id: str | None = Field(None, max_length=100)
 
 
 def _out(row: Any, clock: Clock) -> Complaint:

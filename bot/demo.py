@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import importer, tables
 from bot.authenticity import BatchRecord, CodeRecord, insert_codes, upsert_batches
 from bot.clock import Clock
+from bot.contracts.rules import SLOTS
+from bot.contracts.workorders import CreateIn, TransitionIn
 from bot.db import Database
 from bot.settings import Settings
-from bot.stations import SLOTS, get_station
+from bot.stations import get_station
 from bot.warranty import DeviceRecord, RepairRecord, purchase, upsert_devices
-from bot.workorders import CreateIn, TransitionIn, advance, book
+from bot.workorders import advance, book
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 POLICY_DIR = Path(__file__).resolve().parent / "policies"

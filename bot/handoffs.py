@@ -14,25 +14,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from bot import tables
-from bot.api import (
-    CLOCK,
-    DB,
-    ApiError,
-    Body,
-    Query,
-    Reply,
-    Routes,
-    fetch_one,
-    from_row,
-    not_found,
-    path_param,
-)
+from bot.api import CLOCK, DB, ApiError, Reply, Routes, fetch_one, from_row, not_found, path_param
 from bot.clock import Clock
+from bot.contracts.base import Body, Query
+from bot.contracts.ids import HANDOFF_PREFIX, normalize_daily_id
+from bot.contracts.rules import PHONE
 from bot.db import replayed
 from bot.desk import feed
 from bot.desk.accounts import audit
-from bot.ids import HANDOFF_PREFIX, next_id, normalize_daily_id
-from bot.workorders import PHONE
+from bot.sequences import next_id
 
 routes = Routes("handoffs")
 

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import tables
 from bot.authenticity import BatchRecord, CodeRecord, insert_codes, upsert_batches
 from bot.catalogue import (
-    MODEL_CODE,
     CategoryRecord,
     FirmwareRecord,
     ModelRecord,
@@ -34,6 +33,7 @@ from bot.catalogue import (
     upsert_parts,
 )
 from bot.clock import Clock
+from bot.contracts.rules import MODEL_CODE
 from bot.db import Database
 from bot.knowledge import CaseRecord, VocabularyRecord, upsert_cases, upsert_vocabulary
 from bot.sanbao import Policy

@@ -15,17 +15,19 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
 
 import jieba
 from aiohttp import web
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import DB, ApiError, Body, Routes, not_found
-from bot.catalogue import CATEGORY_CODES, CODE, MODEL_CODE, normalize_model_code
+from bot.api import DB, ApiError, Routes, not_found
+from bot.contracts.base import Body
+from bot.contracts.knowledge import Case, Hit, Reindexed, SearchIn
+from bot.contracts.rules import CODE, MODEL_CODE
+from bot.contracts.text import normalize_model_code
 from bot.normalize import normalize_text
 
 log = logging.getLogger(__name__)
@@ -63,27 +65,6 @@ class CaseRecord(Body):
 class VocabularyRecord(Body):
     synonyms: dict[str, list[str]] = {}
     terms: list[str] = []
-
-
-class Case(BaseModel):
-    code: str
-    category: str
-    models: list[str]
-    title: str
-    symptoms: list[str]
-    error_codes: list[str]
-    steps: list[str]
-    stop_when: str
-    suspect_part: str | None
-    performance_fault: bool
-    safety: bool
-
-
-class Hit(BaseModel):
-    case: Case
-    score: float
-    matched_by: str = Field(description="error_code or text")
-    matched_terms: list[str]
 
 
 def normalize_code(raw: str) -> str:
@@ -314,13 +295,6 @@ async def build_index(conn: AsyncConnection) -> KnowledgeIndex:
 # --- HTTP --------------------------------------------------------------------------------
 
 
-class SearchIn(Body):
-    q: str = Field(min_length=1, max_length=10_000, description="the customer's words")
-    category: Literal[CATEGORY_CODES] | None = None  # type: ignore[valid-type]
-    model: str | None = Field(None, max_length=40)
-    limit: int = Field(5, ge=1, le=20)
-
-
 # POST, not GET: a customer's message can be 10,000 characters, longer than a URL may be.
 @routes.post(
     "/api/knowledge/search",
@@ -350,11 +324,6 @@ async def show_case(request: web.Request, _: None) -> Case:
     if case is None:
         raise not_found("case", code)
     return case
-
-
-class Reindexed(BaseModel):
-    cases: int
-    words: int
 
 
 @routes.post(

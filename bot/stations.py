@@ -9,36 +9,22 @@ from datetime import date, timedelta
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Body, Query, Routes, fetch_one
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes, fetch_one
 from bot.clock import Clock
+from bot.contracts.base import Body
+from bot.contracts.rules import SLOT_ENDS, SLOTS
+from bot.contracts.stations import City, Service, Slot, SlotQuery, Station, StationQuery
+from bot.contracts.text import normalize_city
 from bot.db import insert_ignore
-from bot.normalize import normalize_text
 
 routes = Routes("stations")
 
-Service = Literal[
-    "drop_off",
-    "on_site",
-    "remote",
-    "battery_replacement",
-    "data_recovery",
-    "consumables_sales",
-    "recycling",
-]
-# Repair slots of a working day: (start, end). Each gets an equal share of the daily capacity.
-SLOTS: tuple[tuple[str, str], ...] = (
-    ("09:00", "10:30"),
-    ("10:30", "12:00"),
-    ("13:30", "15:30"),
-    ("15:30", "17:30"),
-)
-SLOT_ENDS = dict(SLOTS)
 _WEEKDAYS = "一二三四五六日"
 
 
@@ -59,11 +45,6 @@ def open_weekdays(hours: str) -> list[int]:
     return sorted(days)
 
 
-def normalize_city(raw: str) -> str:
-    city = normalize_text(raw).replace(" ", "")
-    return re.sub(r"(市|地区)$", "", city)
-
-
 class StationRecord(Body):
     code: str = Field(regex=r"^[A-Z]{2}\d{2}$")
     kind: Literal["service", "dealer", "both"]
@@ -78,39 +59,6 @@ class StationRecord(Body):
     daily_capacity: int = Field(ge=0, le=1000)
     lat: float = Field(ge=3, le=54)
     lon: float = Field(ge=73, le=136)
-
-
-class Station(BaseModel):
-    code: str
-    kind: str
-    name: str
-    city: str
-    district: str
-    address: str
-    phone: str
-    hours: str
-    open_weekdays: list[int]
-    services: list[str]
-    categories: list[str]
-    daily_capacity: int
-    lat: float
-    lon: float
-    distance_km: float | None = None
-
-
-class City(BaseModel):
-    city: str
-    service_stations: int
-    dealers: int
-
-
-class Slot(BaseModel):
-    date: date
-    start: str
-    end: str
-    capacity: int
-    booked: int
-    free: int
 
 
 async def upsert_stations(conn: AsyncConnection, records: Sequence[StationRecord]) -> None:
@@ -242,20 +190,6 @@ async def free_slots(
 
 
 # --- HTTP --------------------------------------------------------------------------------
-
-
-class StationQuery(Query):
-    city: str | None = Field(None, max_length=40)
-    kind: Literal["service", "dealer"] | None = None
-    service: Service | None = None
-    category: str | None = None
-    near: str | None = Field(None, regex=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$", description="lat,lon")
-    limit: int = Field(20, ge=1, le=100)
-
-
-class SlotQuery(Query):
-    start: date | None = Field(None, alias="from")
-    days: int = Field(7, ge=1, le=31)
 
 
 def _matches(row: Row, query: StationQuery, city: str | None) -> bool:

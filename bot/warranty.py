@@ -4,32 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import (
-    CLOCK,
-    DB,
-    ApiError,
-    Body,
-    Query,
-    Reply,
-    Routes,
-    fetch_one,
-    not_found,
-    path_param,
-)
-from bot.catalogue import CODE, MODEL_CODE, part_names
+from bot.api import CLOCK, DB, ApiError, Reply, Routes, fetch_one, not_found, path_param
+from bot.catalogue import part_names
 from bot.clock import Clock
+from bot.contracts.base import Body
+from bot.contracts.ids import EXTENSION_PREFIX, SERIAL_RE, normalize_serial
+from bot.contracts.rules import CODE, MODEL_CODE
+from bot.contracts.warranty import (
+    CoverageOut,
+    Device,
+    Extension,
+    ExtensionIn,
+    OptionOut,
+    Plan,
+    PlanQuery,
+    PolicyQuery,
+    ReasonOut,
+    Repair,
+    Verdict,
+    VerdictIn,
+)
 from bot.db import replayed
-from bot.ids import EXTENSION_PREFIX, SERIAL_RE, next_id, normalize_serial
 from bot.sanbao import (
-    EXCLUSION_KEYS,
     DeviceFacts,
     Fault,
     ImpossibleDate,
@@ -38,6 +41,7 @@ from bot.sanbao import (
     RepairFact,
     decide,
 )
+from bot.sequences import next_id
 
 routes = Routes("warranty")
 
@@ -76,87 +80,6 @@ class PlanRecord(Body):
 
 
 # --- responses ---------------------------------------------------------------------------
-
-
-class Repair(BaseModel):
-    repaired_on: date
-    part: str | None
-    part_name: str | None
-    fault: str
-    work_order_id: str | None
-
-
-class Device(BaseModel):
-    serial: str
-    model_code: str
-    model_name: str
-    category: str
-    invoice_date: date | None
-    seller: str
-    extended_until: date | None
-    repairs: list[Repair]
-
-
-class ReasonOut(BaseModel):
-    text: str
-    article: str | None
-
-
-class OptionOut(BaseModel):
-    remedy: str
-    until: date | None
-
-
-class CoverageOut(BaseModel):
-    key: str
-    requires: str
-    ends_on: date
-    active: bool
-
-
-class Verdict(BaseModel):
-    serial: str
-    model_code: str
-    model_name: str
-    category: str
-    policy_code: str
-    policy_title: str
-    legal: bool
-    source: str
-    invoice_date: date | None
-    on_date: date
-    days_since_invoice: int | None
-    part: str | None
-    main_part: bool
-    remedy: Literal["return", "exchange", "free_repair", "paid_repair"]
-    until: date | None
-    options: list[OptionOut]
-    basis: str = Field(
-        description="a window key, repeat_repair, repair_guarantee, extended_warranty, exclusion"
-        " or expired"
-    )
-    reasons: list[ReasonOut]
-    coverage: list[CoverageOut]
-    extended_until: date | None
-
-
-class Plan(BaseModel):
-    code: str
-    name: str
-    categories: list[str]
-    years: int
-    price_cents: int
-    description: str
-
-
-class Extension(BaseModel):
-    id: str
-    serial: str
-    plan_code: str
-    purchased_on: date
-    starts_on: date
-    ends_on: date
-    price_cents: int
 
 
 # --- storage -----------------------------------------------------------------------------
@@ -313,33 +236,6 @@ async def verdict_for(conn: AsyncConnection, serial: str, fault: Fault, on_date:
 
 
 # --- HTTP --------------------------------------------------------------------------------
-
-
-class FaultIn(Body):
-    part: str | None = Field(None, description="part code, see /api/catalogue/parts")
-    performance_fault: StrictBool = True
-    exclusions: list[Literal[EXCLUSION_KEYS]] = []  # type: ignore[valid-type]
-    description: str | None = Field(None, max_length=2000)
-
-
-class VerdictIn(Body):
-    serial: str = Field(min_length=1, max_length=40)
-    fault: FaultIn = FaultIn()
-    on_date: date | None = Field(None, description="defaults to today in the service's time zone")
-
-
-class PolicyQuery(Query):
-    category: str | None = None
-
-
-class PlanQuery(Query):
-    category: str | None = None
-    serial: str | None = None
-
-
-class ExtensionIn(Body):
-    serial: str = Field(min_length=1, max_length=40)
-    plan_code: str = Field(min_length=1, max_length=30)
 
 
 def _serial(raw: str, field: str = "serial") -> str:

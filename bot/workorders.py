@@ -3,150 +3,37 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, root_validator, validator
 from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Body, Query, Reply, Routes, not_found, path_param
-from bot.catalogue import CODE, MODEL_CODE, model_category
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, not_found, path_param
+from bot.catalogue import model_category
 from bot.clock import Clock
+from bot.contracts.ids import WORK_ORDER_PREFIX, normalize_serial, normalize_work_order_id
+
+# Transitional re-export while modules move to the contracts package.
+from bot.contracts.rules import CHANGEABLE, MAX_RESCHEDULES, PHONE, SLOT_ENDS, TRANSITIONS, Status  # noqa: F401
+from bot.contracts.workorders import (
+    CancelIn,
+    CreateIn,
+    Event,
+    ListQuery,
+    RatingIn,
+    RescheduleIn,
+    StationRef,
+    TransitionIn,
+    WorkOrder,
+)
 from bot.db import replayed
-from bot.ids import WORK_ORDER_PREFIX, next_id, normalize_serial, normalize_work_order_id
+from bot.sequences import next_id
 from bot.settings import Settings
-from bot.stations import SLOT_ENDS, get_station, release_slot, reserve_slot, slot_problem
+from bot.stations import get_station, release_slot, reserve_slot, slot_problem
 
 routes = Routes("workorders")
-
-Status = Literal[
-    "created",
-    "scheduled",
-    "received",
-    "diagnosing",
-    "waiting_parts",
-    "repaired",
-    "closed",
-    "cancelled",
-]
-# The life cycle. Reschedule keeps "scheduled"; cancel is only possible before the device is
-# in the station's hands.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "created": ("scheduled", "cancelled"),
-    "scheduled": ("received", "cancelled"),
-    "received": ("diagnosing",),
-    "diagnosing": ("waiting_parts", "repaired"),
-    "waiting_parts": ("repaired",),
-    "repaired": ("closed",),
-    "closed": (),
-    "cancelled": (),
-}
-CHANGEABLE = ("created", "scheduled")
-MAX_RESCHEDULES = 3
-PHONE = r"^\+?[0-9][0-9\-\s]{4,19}$"
-
-
-class CreateIn(Body):
-    kind: Literal["on_site", "drop_off", "remote"]
-    serial: str | None = Field(None, max_length=40)
-    model_code: str | None = Field(None, regex=MODEL_CODE)
-    fault: str = Field(min_length=1, max_length=2000)
-    error_code: str | None = Field(None, max_length=30)
-    steps_tried: list[str] = Field([], max_items=30)
-    station_code: str = Field(regex=r"^[A-Za-z]{2}\d{2}$")
-    slot_date: date
-    slot_start: str = Field(regex=r"^\d{2}:\d{2}$")
-    customer_name: str | None = Field(None, max_length=40)
-    phone: str | None = Field(None, regex=PHONE)
-    address: str | None = Field(None, max_length=300)
-    conversation_id: str | None = Field(None, max_length=100)
-    channel: str | None = Field(None, max_length=20)
-
-    @root_validator(skip_on_failure=True)
-    def _on_site_needs_address(cls, values: dict[str, Any]) -> dict[str, Any]:
-        if values["kind"] == "on_site" and not (values.get("address") and values.get("phone")):
-            raise ValueError("an on-site visit needs the address and a phone number")
-        return values
-
-
-class RescheduleIn(Body):
-    slot_date: date
-    slot_start: str = Field(regex=r"^\d{2}:\d{2}$")
-    station_code: str | None = Field(None, regex=r"^[A-Za-z]{2}\d{2}$")
-
-
-class CancelIn(Body):
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class TransitionIn(Body):
-    to: Status
-    note: str = Field("", max_length=2000)
-    actor: str = Field(min_length=1, max_length=60)
-    part: str | None = Field(None, regex=CODE, description="part repaired, with to=repaired")
-
-
-class RatingIn(Body):
-    score: int = Field(ge=1, le=5)
-    comment: str = Field("", max_length=2000)
-
-    @validator("score", pre=True)
-    def _whole_number(cls, value: Any) -> Any:
-        # "5" or 4.5 or true is a client bug, not a rating.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError("the score must be a whole number from 1 to 5")
-        return value
-
-
-class Event(BaseModel):
-    at: datetime
-    status: str
-    note: str
-    actor: str
-
-
-class StationRef(BaseModel):
-    code: str
-    name: str
-    address: str
-    phone: str
-
-
-class WorkOrder(BaseModel):
-    id: str
-    kind: str
-    status: Status
-    serial: str | None
-    model_code: str | None
-    fault: str
-    error_code: str | None
-    steps_tried: list[str]
-    station: StationRef
-    slot_date: date | None
-    slot_start: str | None
-    slot_end: str | None
-    customer_name: str | None
-    phone: str | None
-    address: str | None
-    conversation_id: str | None
-    channel: str | None
-    reschedule_count: int
-    rating: int | None
-    rating_comment: str | None
-    created_at: datetime
-    updated_at: datetime
-    can_cancel: bool
-    can_reschedule: bool
-    timeline: list[Event]
-
-
-class ListQuery(Query):
-    serial: str | None = Field(None, max_length=40)
-    conversation_id: str | None = Field(None, max_length=100)
-
 
 async def load(conn: AsyncConnection, clock: Clock, order_id: str, lead: timedelta) -> WorkOrder:
     w, s, ev = tables.work_orders, tables.stations, tables.work_order_events

@@ -20,8 +20,8 @@ from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.ids import normalize_security_code, normalize_serial, normalize_work_order_id
-from bot.stations import normalize_city
+from bot.contracts.ids import normalize_security_code, normalize_serial, normalize_work_order_id
+from bot.contracts.text import normalize_city
 
 # Lower wins when two entities overlap.
 PRIORITY = {

@@ -22,11 +22,11 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
+from bot.contracts.rules import SLOTS
 from bot.db import Database, create_engine
 from bot.demo import SHOWCASE, seed_demo
 from bot.migrate import upgrade
 from bot.settings import Settings
-from bot.stations import SLOTS
 
 
 def percentile(samples: list[float], p: float) -> float:

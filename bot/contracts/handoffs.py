@@ -1,0 +1,67 @@
+"""Handoff contracts: the package handed to a person, the handoff record, callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from bot.contracts.base import Body, Query
+from bot.contracts.rules import PHONE
+
+Reason = Literal["requested", "fallback", "complaint", "angry", "safety", "backend_down", "other"]
+
+
+Status = Literal["waiting", "assigned", "closed"]
+
+
+OPEN = ("waiting", "assigned")
+
+
+class Package(Body):
+    customer_name: str | None = Field(None, max_length=40)
+    contact: str | None = Field(None, max_length=60)
+    model_code: str | None = Field(None, max_length=30)
+    serial: str | None = Field(None, max_length=40)
+    warranty: str | None = Field(
+        None, max_length=2000, description="the verdict as the bot told it"
+    )
+    fault: str | None = Field(None, max_length=10_000)
+    steps_tried: list[str] = Field([], max_items=50)
+    work_order_id: str | None = Field(None, max_length=20)
+    last_message: str | None = Field(None, max_length=10_000)
+    note: str | None = Field(None, max_length=2000)
+
+
+class HandoffIn(Body):
+    conversation_id: str = Field(min_length=1, max_length=100)
+    channel: str = Field(min_length=1, max_length=20)
+    reason: Reason
+    package: Package = Package()
+    complaint_id: str | None = Field(None, max_length=20)
+
+
+class HandoffUpdate(Body):
+    status: Status
+
+
+class Handoff(BaseModel):
+    id: str
+    conversation_id: str
+    channel: str
+    reason: Reason
+    status: Status
+    package: dict[str, Any]
+    complaint_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HandoffQuery(Query):
+    status: Status | None = None
+    conversation_id: str | None = Field(None, max_length=100)
+
+
+class CallbackIn(Body):
+    phone: str = Field(regex=PHONE)

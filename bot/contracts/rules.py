@@ -1,0 +1,86 @@
+"""Business rules both sides must agree on: value shapes, categories, slots, change limits.
+
+The backend enforces them; the actions use them to ask the right question before the backend
+refuses. One definition each, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+# --- catalogue ---------------------------------------------------------------------------
+
+CATEGORY_CODES = (
+    "laptop",
+    "desktop",
+    "printer",
+    "copier",
+    "monitor",
+    "toner",
+    "ink",
+    "drum",
+    "battery",
+)
+CONSUMABLE_CATEGORIES = ("toner", "ink", "drum", "battery")
+MODEL_CODE = r"^[A-Z0-9][A-Z0-9\-]{1,29}$"
+# Codes of categories, parts and fault cases.
+CODE = r"^[a-z][a-z0-9_]{1,29}$"
+STATION_CODE = r"^[A-Za-z]{2}\d{2}$"
+PHONE = r"^\+?[0-9][0-9\-\s]{4,19}$"
+
+# --- repair slots ------------------------------------------------------------------------
+
+# Repair slots of a working day: (start, end). Each gets an equal share of the daily capacity.
+SLOTS: tuple[tuple[str, str], ...] = (
+    ("09:00", "10:30"),
+    ("10:30", "12:00"),
+    ("13:30", "15:30"),
+    ("15:30", "17:30"),
+)
+SLOT_ENDS = dict(SLOTS)
+SLOT_START = r"^\d{2}:\d{2}$"
+
+
+def slot_key(day: date, start: str) -> str:
+    """One slot as a single value (2026-11-21T09:00): button payloads and form slots."""
+    return f"{day.isoformat()}T{start}"
+
+
+def split_slot_key(value: str) -> tuple[date, str] | None:
+    """The day and start time of a `slot_key`, or None if it is not one."""
+    day, sep, start = value.partition("T")
+    if not sep or start not in SLOT_ENDS:
+        return None
+    try:
+        return date.fromisoformat(day), start
+    except ValueError:
+        return None
+
+
+# --- work orders -------------------------------------------------------------------------
+
+Status = Literal[
+    "created",
+    "scheduled",
+    "received",
+    "diagnosing",
+    "waiting_parts",
+    "repaired",
+    "closed",
+    "cancelled",
+]
+# The life cycle. Reschedule keeps "scheduled"; cancel is only possible before the device is
+# in the station's hands.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "created": ("scheduled", "cancelled"),
+    "scheduled": ("received", "cancelled"),
+    "received": ("diagnosing",),
+    "diagnosing": ("waiting_parts", "repaired"),
+    "waiting_parts": ("repaired",),
+    "repaired": ("closed",),
+    "closed": (),
+    "cancelled": (),
+}
+CHANGEABLE = ("created", "scheduled")
+MAX_RESCHEDULES = 3
