@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 
 # Transitional re-export while modules move to the contracts package.
-from bot.contracts.base import Body, Query  # noqa: F401
+from bot.contracts.base import Body as Body
+from bot.contracts.base import Query as Query
 from bot.db import Database
+from bot.errors import DomainError, Invalid, Limited, NotFound, Refused, not_found
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,6 @@ class ApiError(Exception):
         if self.fields:
             error["fields"] = self.fields
         return json_response({"error": error}, status=self.status)
-
-
-def not_found(what: str, key: str) -> ApiError:
-    return ApiError(404, f"{what}_not_found", f"no {what.replace('_', ' ')} {key!r}")
 
 
 @dataclass(frozen=True)
@@ -207,6 +205,14 @@ class Routes:
             app.router.add_route(op.method, op.path, op)
 
 
+# The status of each kind of domain error.
+_DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Invalid: 422,
+    Refused: 409,
+    Limited: 429,
+}
+
 _ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -226,6 +232,10 @@ async def error_middleware(request: web.Request, handler: Callable[..., Any]) ->
         return response
     except ApiError as exc:
         return exc.response()
+    except DomainError as exc:
+        status = _DOMAIN_STATUS.get(type(exc), 409)
+        error = ApiError(status, exc.code, exc.message, fields=exc.fields, extra=exc.extra)
+        return error.response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -312,7 +322,7 @@ def openapi_document(routes: Sequence[Routes], *, title: str, version: str) -> d
         spec: dict[str, Any] = {
             "tags": [op.tag],
             "summary": op.summary,
-            "operationId": op.handler.__name__,
+            "operationId": f"{op.tag}_{op.handler.__name__}",
             "parameters": params,
             "responses": {
                 str(op.status): {

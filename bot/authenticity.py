@@ -19,14 +19,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, fetch_one, from_row, path_param
+from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, fetch_one, from_row, path_param
 from bot.clock import Clock
 from bot.contracts.authenticity import Check, Product, Report, ReportIn, VerifyIn
 from bot.contracts.base import Body
+from bot.contracts.errors import INVALID_BODY, INVALID_SECURITY_CODE, RATE_LIMITED
 from bot.contracts.ids import COUNTERFEIT_PREFIX, normalize_daily_id, normalize_security_code
 from bot.contracts.rules import CONSUMABLE_CATEGORIES, MODEL_CODE
 from bot.db import replayed
+from bot.errors import Invalid, Limited
 from bot.sequences import next_id
+from bot.settings import Settings
 
 routes = Routes("authenticity")
 
@@ -61,18 +64,16 @@ async def insert_codes(conn: AsyncConnection, records: Sequence[CodeRecord]) -> 
 def _security_code(raw: str, field: str = "code") -> str:
     code = normalize_security_code(raw)
     if code is None:
-        raise ApiError(
-            422,
-            "invalid_security_code",
+        raise Invalid(
+            INVALID_SECURITY_CODE,
             f"{raw!r} is not a security code: 16 digits, optionally in groups of 4",
             fields=[{"field": field, "message": "not a 16-digit security code"}],
         )
     return code
 
 
-async def _guard(conn: AsyncConnection, source: str, now: datetime, request: web.Request) -> None:
+async def _guard(conn: AsyncConnection, source: str, now: datetime, settings: Settings) -> None:
     """Refuse a source that queries too fast or tries too many unknown codes."""
-    settings = request.config_dict[SETTINGS]
     q = tables.security_queries
     minute_ago, hour_ago = now - timedelta(minutes=1), now - timedelta(hours=1)
     recent = await conn.scalar(
@@ -94,9 +95,8 @@ async def _guard(conn: AsyncConnection, source: str, now: datetime, request: web
         retry = max(1, math.ceil((oldest + timedelta(hours=1) - now).total_seconds()))
     else:
         return
-    raise ApiError(
-        429,
-        "rate_limited",
+    raise Limited(
+        RATE_LIMITED,
         f"too many security-code queries from {source}; retry later",
         extra={"retry_after": retry},
     )
@@ -173,7 +173,7 @@ async def verify(request: web.Request, body: VerifyIn) -> Check:
     clock = request.config_dict[CLOCK]
     now = clock.to_db(clock.now())
     async with request.config_dict[DB].write() as conn:
-        await _guard(conn, body.source, now, request)
+        await _guard(conn, body.source, now, request.config_dict[SETTINGS])
         return await check_code(conn, clock, code, body.source, now)
 
 
@@ -201,9 +201,8 @@ async def report(request: web.Request, body: ReportIn) -> Report | Reply:
                 select(tables.models.c.category).where(tables.models.c.code == body.model_code)
             )
             if category not in CONSUMABLE_CATEGORIES:
-                raise ApiError(
-                    422,
-                    "invalid_body",
+                raise Invalid(
+                    INVALID_BODY,
                     f"{body.model_code!r} is not a consumable or battery",
                     fields=[{"field": "model_code", "message": "not a consumable"}],
                 )

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import DB, ApiError, Routes, not_found
+from bot.api import DB, Routes
 from bot.contracts.base import Body
 from bot.contracts.catalogue import (
     Category,
@@ -26,8 +26,10 @@ from bot.contracts.catalogue import (
     Resolution,
     ResolveQuery,
 )
+from bot.contracts.errors import INVALID_QUERY
 from bot.contracts.rules import CATEGORY_CODES, CODE, MODEL_CODE
 from bot.contracts.text import normalize_model_code
+from bot.errors import Invalid, not_found
 from bot.normalize import normalize_text
 
 routes = Routes("catalogue")
@@ -213,7 +215,7 @@ async def list_models(request: web.Request, query: ModelQuery) -> list[ModelSumm
     stmt = select(m.c.code, m.c.name, m.c.category, m.c.series, m.c.launched_on).order_by(m.c.code)
     if query.category:
         if query.category not in CATEGORY_CODES:
-            raise ApiError(422, "invalid_query", f"unknown category {query.category!r}")
+            raise Invalid(INVALID_QUERY, f"unknown category {query.category!r}")
         stmt = stmt.where(m.c.category == query.category)
     async with request.config_dict[DB].read() as conn:
         rows = [ModelSummary.parse_obj(r._mapping) for r in await conn.execute(stmt)]

@@ -8,9 +8,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import tables
-from bot.api import CLOCK, DB, ApiError, Reply, Routes, fetch_one, from_row, path_param
+from bot.api import CLOCK, DB, Reply, Routes, fetch_one, from_row, path_param
 from bot.clock import Clock
 from bot.contracts.complaints import Complaint, ComplaintIn, ComplaintQuery, ComplaintUpdate
+from bot.contracts.errors import INVALID_BODY, INVALID_TRANSITION
 from bot.contracts.ids import (
     COMPLAINT_PREFIX,
     normalize_daily_id,
@@ -18,6 +19,7 @@ from bot.contracts.ids import (
     normalize_work_order_id,
 )
 from bot.db import replayed
+from bot.errors import Invalid, Refused
 from bot.sequences import next_id
 
 routes = Routes("complaints")
@@ -39,9 +41,8 @@ def _optional_id(raw: str | None, normalize: Any, field: str) -> str | None:
         return None
     value: str | None = normalize(raw)
     if value is None:
-        raise ApiError(
-            422,
-            "invalid_body",
+        raise Invalid(
+            INVALID_BODY,
             f"{raw!r} is not a valid {field}",
             fields=[{"field": field, "message": "invalid format"}],
         )
@@ -127,7 +128,7 @@ async def update(request: web.Request, body: ComplaintUpdate) -> Complaint:
     async with request.config_dict[DB].write() as conn:
         row = await fetch_one(conn, c.c.id, complaint_id, "complaint")
         if body.status != row.status and body.status not in TRANSITIONS[row.status]:
-            raise ApiError(409, "invalid_transition", f"{row.status} cannot go to {body.status}")
+            raise Refused(INVALID_TRANSITION, f"{row.status} cannot go to {body.status}")
         await conn.execute(
             c.update()
             .where(c.c.id == complaint_id)

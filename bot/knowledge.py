@@ -23,11 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import DB, ApiError, Routes, not_found
+from bot.api import DB, Routes
 from bot.contracts.base import Body
+from bot.contracts.errors import INVALID_BODY
 from bot.contracts.knowledge import Case, Hit, Reindexed, SearchIn
 from bot.contracts.rules import CODE, MODEL_CODE
 from bot.contracts.text import normalize_model_code
+from bot.errors import Invalid, not_found
 from bot.normalize import normalize_text
 
 log = logging.getLogger(__name__)
@@ -305,9 +307,8 @@ async def build_index(conn: AsyncConnection) -> KnowledgeIndex:
 async def search(request: web.Request, body: SearchIn) -> list[Hit]:
     model = normalize_model_code(body.model) if body.model else None
     if model and not re.fullmatch(MODEL_CODE, model):
-        raise ApiError(
-            422,
-            "invalid_body",
+        raise Invalid(
+            INVALID_BODY,
             f"{body.model!r} is not a model code",
             fields=[{"field": "model", "message": "not a model code"}],
         )

@@ -15,13 +15,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes, fetch_one
+from bot.api import CLOCK, DB, SETTINGS, Routes, fetch_one
 from bot.clock import Clock
 from bot.contracts.base import Body
+from bot.contracts.errors import NO_REPAIRS
 from bot.contracts.rules import SLOT_ENDS, SLOTS
 from bot.contracts.stations import City, Service, Slot, SlotQuery, Station, StationQuery
 from bot.contracts.text import normalize_city
 from bot.db import insert_ignore
+from bot.errors import Refused
 
 routes = Routes("stations")
 
@@ -252,9 +254,7 @@ async def list_slots(request: web.Request, query: SlotQuery) -> list[Slot]:
     async with request.config_dict[DB].read() as conn:
         station = await get_station(conn, request.match_info["code"])
         if station.daily_capacity <= 0:
-            raise ApiError(
-                409, "no_repairs", f"station {station.code} is a dealer and takes no repairs"
-            )
+            raise Refused(NO_REPAIRS, f"station {station.code} is a dealer and takes no repairs")
         return await free_slots(
             conn,
             station,

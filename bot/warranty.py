@@ -11,10 +11,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, ApiError, Reply, Routes, fetch_one, not_found, path_param
+from bot.api import CLOCK, DB, Reply, Routes, fetch_one, path_param
 from bot.catalogue import part_names
 from bot.clock import Clock
 from bot.contracts.base import Body
+from bot.contracts.errors import (
+    ALREADY_EXTENDED,
+    COVERAGE_EXPIRED,
+    DEVICE_EXISTS,
+    IMPOSSIBLE_DATE,
+    INVALID_BODY,
+    INVALID_SERIAL,
+    NO_INVOICE,
+    NO_POLICY,
+    PLAN_NOT_APPLICABLE,
+    UNKNOWN_MODEL,
+)
 from bot.contracts.ids import EXTENSION_PREFIX, SERIAL_RE, normalize_serial
 from bot.contracts.rules import CODE, MODEL_CODE
 from bot.contracts.warranty import (
@@ -32,6 +44,7 @@ from bot.contracts.warranty import (
     VerdictIn,
 )
 from bot.db import replayed
+from bot.errors import Invalid, Refused, not_found
 from bot.sanbao import (
     DeviceFacts,
     Fault,
@@ -128,7 +141,7 @@ async def policy_for(conn: AsyncConnection, category: str) -> Policy:
     for row in await conn.execute(select(tables.policies.c.document, tables.policies.c.categories)):
         if category in row.categories:
             return Policy.parse_obj(row.document)
-    raise ApiError(409, "no_policy", f"no warranty policy covers category {category!r}")
+    raise Refused(NO_POLICY, f"no warranty policy covers category {category!r}")
 
 
 async def load_device(conn: AsyncConnection, serial: str) -> Device:
@@ -192,9 +205,8 @@ async def verdict_for(conn: AsyncConnection, serial: str, fault: Fault, on_date:
     unknown = [k for k in fault.exclusions if policy.exclusion(k) is None]
     if unknown:
         allowed = ", ".join(e.key for e in policy.exclusions)
-        raise ApiError(
-            422,
-            "invalid_body",
+        raise Invalid(
+            INVALID_BODY,
             f"exclusion {unknown[0]!r} is not part of policy {policy.code}; it knows: {allowed}",
             fields=[{"field": "fault.exclusions", "message": f"unknown for {policy.code}"}],
         )
@@ -208,8 +220,8 @@ async def verdict_for(conn: AsyncConnection, serial: str, fault: Fault, on_date:
     try:
         decision = decide(policy, facts, fault, on_date)
     except ImpossibleDate as exc:
-        raise ApiError(
-            422, "impossible_date", str(exc), fields=[{"field": "on_date", "message": str(exc)}]
+        raise Invalid(
+            IMPOSSIBLE_DATE, str(exc), fields=[{"field": "on_date", "message": str(exc)}]
         ) from exc
     return Verdict(
         serial=device.serial,
@@ -241,9 +253,8 @@ async def verdict_for(conn: AsyncConnection, serial: str, fault: Fault, on_date:
 def _serial(raw: str, field: str = "serial") -> str:
     serial = normalize_serial(raw)
     if serial is None:
-        raise ApiError(
-            422,
-            "invalid_serial",
+        raise Invalid(
+            INVALID_SERIAL,
             f"{raw!r} is not a serial number: two letters then 6-10 letters or digits",
             fields=[{"field": field, "message": "not a serial number"}],
         )
@@ -276,13 +287,13 @@ async def register_device(request: web.Request, body: DeviceRecord) -> Device:
         if await conn.scalar(
             select(tables.devices.c.serial).where(tables.devices.c.serial == body.serial)
         ):
-            raise ApiError(409, "device_exists", f"device {body.serial} is already registered")
+            raise Refused(DEVICE_EXISTS, f"device {body.serial} is already registered")
         if not await conn.scalar(
             select(tables.models.c.code).where(tables.models.c.code == body.model_code)
         ):
-            raise ApiError(422, "unknown_model", f"no model {body.model_code!r} in the catalogue")
+            raise Invalid(UNKNOWN_MODEL, f"no model {body.model_code!r} in the catalogue")
         if body.invoice_date and body.invoice_date > clock.today():
-            raise ApiError(422, "impossible_date", "the invoice date lies in the future")
+            raise Invalid(IMPOSSIBLE_DATE, "the invoice date lies in the future")
         await upsert_devices(conn, [body], clock.to_db(clock.now()))
         return await load_device(conn, body.serial)
 
@@ -299,9 +310,8 @@ async def verdict(request: web.Request, body: VerdictIn) -> Verdict:
     on_date = body.on_date or request.config_dict[CLOCK].today()
     async with request.config_dict[DB].read() as conn:
         if body.fault.part is not None and body.fault.part not in await part_names(conn):
-            raise ApiError(
-                422,
-                "invalid_body",
+            raise Invalid(
+                INVALID_BODY,
                 f"unknown part {body.fault.part!r}",
                 fields=[{"field": "fault.part", "message": "unknown part code"}],
             )
@@ -372,18 +382,15 @@ async def buy_extension(request: web.Request, body: ExtensionIn) -> Extension | 
 async def extension_starts(conn: AsyncConnection, clock: Clock, device: Device) -> date:
     """The day the standard coverage ends, if the device may still buy an extension."""
     if device.invoice_date is None:
-        raise ApiError(409, "no_invoice", "an extension needs the invoice date of the device")
+        raise Refused(NO_INVOICE, "an extension needs the invoice date of the device")
     extensions = tables.warranty_extensions
     if await conn.scalar(select(extensions.c.id).where(extensions.c.serial == device.serial)):
-        raise ApiError(
-            409, "already_extended", f"device {device.serial} already has an extended warranty"
-        )
+        raise Refused(ALREADY_EXTENDED, f"device {device.serial} already has an extended warranty")
     policy = await policy_for(conn, device.category)
     base_end = policy.base_end(device.invoice_date)
     if clock.today() > base_end:
-        raise ApiError(
-            409,
-            "coverage_expired",
+        raise Refused(
+            COVERAGE_EXPIRED,
             f"extensions are sold only while the standard coverage runs (ended {base_end})",
         )
     return base_end
@@ -398,9 +405,7 @@ async def purchase(
     plan_row = await fetch_one(conn, tables.warranty_plans.c.code, plan_code, "plan")
     plan = Plan.parse_obj(plan_row._mapping)
     if device.category not in plan.categories:
-        raise ApiError(
-            409, "plan_not_applicable", f"plan {plan.code} does not cover {device.category}"
-        )
+        raise Refused(PLAN_NOT_APPLICABLE, f"plan {plan.code} does not cover {device.category}")
     base_end = await extension_starts(conn, clock, device)
     today = clock.today()
     ends = Length(years=plan.years).end(base_end)

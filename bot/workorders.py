@@ -10,9 +10,25 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, not_found, path_param
+from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, path_param
 from bot.catalogue import model_category
 from bot.clock import Clock
+from bot.contracts.errors import (
+    ALREADY_RATED,
+    CATEGORY_NOT_SERVED,
+    INVALID_QUERY,
+    INVALID_SERIAL,
+    INVALID_TRANSITION,
+    NOT_CHANGEABLE,
+    NOT_CLOSED,
+    SAME_SLOT,
+    SERVICE_NOT_OFFERED,
+    SLOT_FULL,
+    SLOT_UNAVAILABLE,
+    TOO_LATE,
+    TOO_MANY_RESCHEDULES,
+    UNKNOWN_MODEL,
+)
 from bot.contracts.ids import WORK_ORDER_PREFIX, normalize_serial, normalize_work_order_id
 
 # Transitional re-export while modules move to the contracts package.
@@ -29,11 +45,13 @@ from bot.contracts.workorders import (
     WorkOrder,
 )
 from bot.db import replayed
+from bot.errors import Invalid, Refused, not_found
 from bot.sequences import next_id
 from bot.settings import Settings
 from bot.stations import get_station, release_slot, reserve_slot, slot_problem
 
 routes = Routes("workorders")
+
 
 async def load(conn: AsyncConnection, clock: Clock, order_id: str, lead: timedelta) -> WorkOrder:
     w, s, ev = tables.work_orders, tables.stations, tables.work_order_events
@@ -138,19 +156,15 @@ async def _take_slot(
 ) -> None:
     station = await get_station(conn, station_code)
     if kind not in station.services:
-        raise ApiError(409, "service_not_offered", f"station {station.code} does not offer {kind}")
+        raise Refused(SERVICE_NOT_OFFERED, f"station {station.code} does not offer {kind}")
     if category is not None and category not in station.categories:
-        raise ApiError(
-            409, "category_not_served", f"station {station.code} does not repair {category}"
-        )
+        raise Refused(CATEGORY_NOT_SERVED, f"station {station.code} does not repair {category}")
     lead = timedelta(minutes=settings.booking_lead_minutes)
     problem = slot_problem(station, day, start, clock, lead, settings.booking_horizon_days)
     if problem is not None:
-        raise ApiError(409, "slot_unavailable", problem)
+        raise Refused(SLOT_UNAVAILABLE, problem)
     if not await reserve_slot(conn, station, day, start):
-        raise ApiError(
-            409, "slot_full", f"the slot {day} {start} at {station.code} is fully booked"
-        )
+        raise Refused(SLOT_FULL, f"the slot {day} {start} at {station.code} is fully booked")
 
 
 async def book(
@@ -162,9 +176,8 @@ async def book(
     if body.serial:
         serial = normalize_serial(body.serial)
         if serial is None:
-            raise ApiError(
-                422,
-                "invalid_serial",
+            raise Invalid(
+                INVALID_SERIAL,
                 f"{body.serial!r} is not a serial number",
                 fields=[{"field": "serial", "message": "not a serial number"}],
             )
@@ -179,7 +192,7 @@ async def book(
             raise not_found("device", serial)
     category = await model_category(conn, model_code) if model_code else None
     if model_code and category is None:
-        raise ApiError(422, "unknown_model", f"no model {model_code!r} in the catalogue")
+        raise Invalid(UNKNOWN_MODEL, f"no model {model_code!r} in the catalogue")
     station_code = body.station_code.upper()
     await _take_slot(
         conn,
@@ -264,9 +277,8 @@ async def search(request: web.Request, query: ListQuery) -> list[WorkOrder]:
     if query.serial:
         serial = normalize_serial(query.serial)
         if serial is None:
-            raise ApiError(
-                422,
-                "invalid_serial",
+            raise Invalid(
+                INVALID_SERIAL,
                 f"{query.serial!r} is not a serial number",
                 fields=[{"field": "serial", "message": "not a serial number"}],
             )
@@ -274,7 +286,7 @@ async def search(request: web.Request, query: ListQuery) -> list[WorkOrder]:
     elif query.conversation_id:
         stmt = stmt.where(w.c.conversation_id == query.conversation_id)
     else:
-        raise ApiError(422, "invalid_query", "give serial or conversation_id")
+        raise Invalid(INVALID_QUERY, "give serial or conversation_id")
     clock = request.config_dict[CLOCK]
     async with request.config_dict[DB].read() as conn:
         ids = (await conn.execute(stmt)).scalars().all()
@@ -305,24 +317,20 @@ async def reschedule(request: web.Request, body: RescheduleIn) -> WorkOrder:
     async with request.config_dict[DB].write() as conn:
         row = await _locked(conn, order_id)
         if row.status not in CHANGEABLE:
-            raise ApiError(
-                409, "not_changeable", f"a {row.status} work order cannot be rescheduled"
-            )
+            raise Refused(NOT_CHANGEABLE, f"a {row.status} work order cannot be rescheduled")
         if row.reschedule_count >= MAX_RESCHEDULES:
-            raise ApiError(
-                409, "too_many_reschedules", f"a booking can be moved {MAX_RESCHEDULES} times"
-            )
+            raise Refused(TOO_MANY_RESCHEDULES, f"a booking can be moved {MAX_RESCHEDULES} times")
         if row.slot_date and clock.local(
             row.slot_date, row.slot_start
         ) < clock.now() + booking_lead(request):
-            raise ApiError(409, "too_late", "the current slot starts too soon to be moved")
+            raise Refused(TOO_LATE, "the current slot starts too soon to be moved")
         station_code = (body.station_code or row.station_code).upper()
         if (station_code, body.slot_date, body.slot_start) == (
             row.station_code,
             row.slot_date,
             row.slot_start,
         ):
-            raise ApiError(409, "same_slot", "the work order is already in that slot")
+            raise Refused(SAME_SLOT, "the work order is already in that slot")
         category = await model_category(conn, row.model_code) if row.model_code else None
         await _take_slot(
             conn,
@@ -375,7 +383,7 @@ async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
         if row.status == "cancelled":
             return await load(conn, clock, order_id, booking_lead(request))
         if row.status not in CHANGEABLE:
-            raise ApiError(409, "not_changeable", f"a {row.status} work order cannot be cancelled")
+            raise Refused(NOT_CHANGEABLE, f"a {row.status} work order cannot be cancelled")
         if row.slot_date:
             await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
         now = clock.to_db(clock.now())
@@ -408,8 +416,8 @@ async def advance(conn: AsyncConnection, clock: Clock, order_id: str, body: Tran
     row = await _locked(conn, order_id)
     if body.to not in TRANSITIONS[row.status]:
         allowed = ", ".join(TRANSITIONS[row.status]) or "none"
-        raise ApiError(
-            409, "invalid_transition", f"{row.status} cannot go to {body.to}; allowed: {allowed}"
+        raise Refused(
+            INVALID_TRANSITION, f"{row.status} cannot go to {body.to}; allowed: {allowed}"
         )
     now = clock.to_db(clock.now())
     if body.to == "cancelled" and row.slot_date:
@@ -446,9 +454,9 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
     async with request.config_dict[DB].write() as conn:
         row = await _locked(conn, order_id)
         if row.status != "closed":
-            raise ApiError(409, "not_closed", "a work order can be rated once it is closed")
+            raise Refused(NOT_CLOSED, "a work order can be rated once it is closed")
         if row.rating is not None:
-            raise ApiError(409, "already_rated", "this work order has been rated already")
+            raise Refused(ALREADY_RATED, "this work order has been rated already")
         now = clock.to_db(clock.now())
         await conn.execute(
             tables.work_orders.update()

@@ -1,0 +1,42 @@
+"""Stable error codes of the service API: what the backend answers and the actions test for.
+
+A code names one refusal and never changes meaning; messages are for developers and may.
+The HTTP status comes with the kind of error (bot.errors), not with the code.
+"""
+
+from __future__ import annotations
+
+# Not found (404): "<what>_not_found", e.g. device_not_found, work_order_not_found.
+DEVICE_NOT_FOUND = "device_not_found"
+WORK_ORDER_NOT_FOUND = "work_order_not_found"
+
+# The request is malformed or names nothing we know (422).
+INVALID_BODY = "invalid_body"
+INVALID_QUERY = "invalid_query"
+INVALID_SERIAL = "invalid_serial"
+INVALID_SECURITY_CODE = "invalid_security_code"
+IMPOSSIBLE_DATE = "impossible_date"
+UNKNOWN_MODEL = "unknown_model"
+
+# The state forbids it (409).
+NO_POLICY = "no_policy"
+DEVICE_EXISTS = "device_exists"
+NO_INVOICE = "no_invoice"
+ALREADY_EXTENDED = "already_extended"
+COVERAGE_EXPIRED = "coverage_expired"
+PLAN_NOT_APPLICABLE = "plan_not_applicable"
+SERVICE_NOT_OFFERED = "service_not_offered"
+CATEGORY_NOT_SERVED = "category_not_served"
+SLOT_UNAVAILABLE = "slot_unavailable"
+SLOT_FULL = "slot_full"
+NO_REPAIRS = "no_repairs"
+NOT_CHANGEABLE = "not_changeable"
+TOO_MANY_RESCHEDULES = "too_many_reschedules"
+TOO_LATE = "too_late"
+SAME_SLOT = "same_slot"
+INVALID_TRANSITION = "invalid_transition"
+NOT_CLOSED = "not_closed"
+ALREADY_RATED = "already_rated"
+
+# Too many requests (429); the error carries retry_after in seconds.
+RATE_LIMITED = "rate_limited"
