@@ -135,6 +135,9 @@ class Operation:
     response: Any
     status: int
     errors: tuple[int, ...]
+    # Who may call it (bot.audiences): "public", "internal" (the bearer token), "staff" (the
+    # token and a named staff member, audited) or "desk" (a desk session).
+    audience: str = "internal"
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         params: Any = None
@@ -156,8 +159,9 @@ class Operation:
 class Routes:
     """The operations of one concern, added to the app and described in the OpenAPI document."""
 
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, audience: str = "internal") -> None:
         self.tag = tag
+        self.audience = audience
         self.operations: list[Operation] = []
 
     def _add(
@@ -171,6 +175,7 @@ class Routes:
         response: Any = None,
         status: int = 200,
         errors: Sequence[int] = (),
+        audience: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -185,6 +190,7 @@ class Routes:
                     response,
                     status,
                     tuple(errors),
+                    audience or self.audience,
                 )
             )
             return handler
@@ -323,6 +329,7 @@ def openapi_document(routes: Sequence[Routes], *, title: str, version: str) -> d
             "tags": [op.tag],
             "summary": op.summary,
             "operationId": f"{op.tag}_{op.handler.__name__}",
+            "x-audience": op.audience,
             "parameters": params,
             "responses": {
                 str(op.status): {

@@ -21,6 +21,7 @@ from bot import (
     workorders,
 )
 from bot.api import CLOCK, DB, SETTINGS, Routes, error_middleware, json_response, openapi_document
+from bot.audiences import guard_audiences
 from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.settings import Settings
@@ -69,7 +70,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[error_middleware, guard_audiences], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock or settings.clock()
     app.cleanup_ctx.append(_resources)

@@ -223,6 +223,7 @@ async def report(request: web.Request, body: ReportIn) -> Report | Reply:
     summary="A counterfeit case",
     response=Report,
     errors=(400, 404),
+    audience="staff",
 )
 async def show_report(request: web.Request, _: None) -> Report:
     report_id = path_param(

@@ -80,8 +80,17 @@ def _error_class(status: int) -> type[ServiceError]:
 
 
 class ServiceClient:
-    def __init__(self, base_url: str, *, timeout: float = 5.0, retries: int = 1) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        retries: int = 1,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # The internal API's bearer token (BOT_API_TOKEN); every route but health needs it.
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retries = retries
         self._session: aiohttp.ClientSession | None = None
@@ -90,6 +99,7 @@ class ServiceClient:
     def from_env(cls) -> ServiceClient:
         return cls(
             os.environ.get("BOT_API_URL", "http://127.0.0.1:8000"),
+            token=os.environ.get("BOT_API_TOKEN") or None,
             timeout=float(os.environ.get("BOT_API_TIMEOUT", "5")),
         )
 
@@ -124,7 +134,9 @@ class ServiceClient:
         body: BaseModel | None = None,
         key: str | None = None,
     ) -> Any:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = dict(self._auth)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         if key:
             headers["Idempotency-Key"] = key
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}

@@ -86,7 +86,13 @@ def _id(request: web.Request) -> str:
     )
 
 
-@routes.get("/api/complaints/{id}", summary="One complaint", response=Complaint, errors=(400, 404))
+@routes.get(
+    "/api/complaints/{id}",
+    summary="One complaint (staff)",
+    response=Complaint,
+    errors=(400, 404),
+    audience="staff",
+)
 async def show(request: web.Request, _: None) -> Complaint:
     complaint_id = _id(request)
     async with request.config_dict[DB].read() as conn:
@@ -99,6 +105,7 @@ async def show(request: web.Request, _: None) -> Complaint:
     summary="Complaints by status or conversation, most severe first",
     query=ComplaintQuery,
     response=list[Complaint],
+    audience="staff",
 )
 async def search(request: web.Request, query: ComplaintQuery) -> list[Complaint]:
     c = tables.complaints
@@ -120,6 +127,7 @@ async def search(request: web.Request, query: ComplaintQuery) -> list[Complaint]
     body=ComplaintUpdate,
     response=Complaint,
     errors=(400, 404, 409),
+    audience="staff",
 )
 async def update(request: web.Request, body: ComplaintUpdate) -> Complaint:
     complaint_id = _id(request)

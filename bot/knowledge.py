@@ -328,7 +328,10 @@ async def show_case(request: web.Request, _: None) -> Case:
 
 
 @routes.post(
-    "/api/knowledge/reindex", summary="Rebuild the search index after an import", response=Reindexed
+    "/api/knowledge/reindex",
+    summary="Rebuild the search index after an import (staff)",
+    response=Reindexed,
+    audience="staff",
 )
 async def reindex(request: web.Request, _: None) -> Reindexed:
     async with request.config_dict[DB].read() as conn:

@@ -62,6 +62,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    # The internal API's bearer token (bot.audiences): the action server and the backend's own
+    # pages send it; without it every internal route answers 503.
+    api_token: str | None = field(default=None, repr=False)
     # Bodies are small JSON documents; anything larger is a mistake or an attack.
     max_body_bytes: int = 64 * 1024
     # The web chat (bot/webchat.py): the key that signs session tokens (the Rasa channel checks
@@ -105,6 +108,7 @@ class Settings:
             host=env.get("BOT_HOST", "127.0.0.1"),
             port=_int(env, "BOT_PORT", 8000),
             timezone=timezone,
+            api_token=env.get("BOT_API_TOKEN") or None,
             max_body_bytes=_int(env, "BOT_MAX_BODY_BYTES", 64 * 1024),
             chat_secret=env.get("CHAT_SECRET") or None,
             chat_token_ttl=_int(env, "CHAT_TOKEN_TTL", 7 * 24 * 3600),

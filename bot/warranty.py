@@ -280,6 +280,7 @@ async def show_device(request: web.Request, _: None) -> Device:
     response=Device,
     status=201,
     errors=(409,),
+    audience="staff",
 )
 async def register_device(request: web.Request, body: DeviceRecord) -> Device:
     clock = request.config_dict[CLOCK]

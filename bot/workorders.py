@@ -402,6 +402,7 @@ async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
     body=TransitionIn,
     response=WorkOrder,
     errors=(400, 404, 409),
+    audience="staff",
 )
 async def transition(request: web.Request, body: TransitionIn) -> WorkOrder:
     clock = request.config_dict[CLOCK]
