@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.conversations.rest import say
-from tests.conversations.stack import BIN, ROOT, Stack, latest_model
+from tests.support.rest import say
+from tests.support.stack import BIN, ROOT, Stack, latest_model
 
 STORIES = ROOT / "tests" / "stories"
 ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")

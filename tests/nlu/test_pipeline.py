@@ -15,7 +15,7 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 
-from tests.conversations.stack import ROOT, latest_model
+from tests.support.stack import ROOT, latest_model
 
 HELD_OUT = ROOT / "tests" / "nlu" / "test_nlu.yml"
 
