@@ -3,7 +3,11 @@
 The schema and a small demo data set are built once per session into a template (a file for
 SQLite, a template database for PostgreSQL); every test gets a fresh copy of it, so tests never
 see each other's writes. Set TEST_POSTGRES_URL (for example postgresql://postgres@127.0.0.1/postgres)
-to run every backend test on PostgreSQL as well.
+to run every backend test on PostgreSQL as well. The helpers behind them are in tests/support/.
+
+Also the whole running system (`stack`) and the trained model (`trained_model`), and the `slow`
+marker: every test that needs either, or Chromium, is marked here, so `pytest -m "not slow"`
+(`make test-fast`) runs without a model and without a browser.
 """
 
 from __future__ import annotations
@@ -36,9 +40,27 @@ from tests.support.database import (
     settings_for,
 )
 from tests.support.fake_telegram import FakeTelegram
-from tests.support.stack import Stack
+from tests.support.stack import Stack, latest_model
 
 _counter = itertools.count()
+
+TESTS = Path(__file__).resolve().parent
+# Folders whose every test needs the running system or Chromium.
+SLOW_FOLDERS = {"browser", "conversations"}
+# Fixtures that need a trained model or start the system; any test depending on one, even
+# through other fixtures, is slow.
+SLOW_FIXTURES = {"stack", "trained_model"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` what needs the running system, a trained model or Chromium."""
+    for item in items:
+        path = item.path.resolve()
+        folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if folder in SLOW_FOLDERS or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +124,12 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 # --- the whole system, once per test session ------------------------------------------------
 # Backend, action server and Rasa with the trained model, as `make run` starts them; the
 # conversation, channel, desk and browser tests all talk to this one.
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The latest model in models/ (`make train`)."""
+    return latest_model()
 
 
 @pytest.fixture(scope="session")
