@@ -71,6 +71,9 @@ test: train browser ## run every test (set TEST_POSTGRES_URL to repeat the backe
 	scripts/validate.sh
 	$(BIN)/pytest -q
 
+test-fast: install ## the tests that need no trained model, no running system and no browser
+	$(BIN)/pytest -q -m "not slow"
+
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy bot actions nlu connectors tests scripts
@@ -90,4 +93,4 @@ bench-desk: train ## p50/p95 delivery customer → desk and agent → customer o
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate browser run shell set-webhook telegram-poll test lint bench-nlu bench-api bench-rest bench-desk clean
+.PHONY: help install db nlu-data train validate browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk clean

@@ -23,8 +23,8 @@ from typing import Any
 import aiohttp
 import socketio
 
-from tests.conversations.desk import DeskUser, create_account, next_message
-from tests.conversations.stack import Stack
+from tests.support.desk import DeskUser, create_account, next_message
+from tests.support.stack import Stack
 
 
 class Customer:

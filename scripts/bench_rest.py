@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conversations.stack import Stack
+from tests.support.stack import Stack
 
 MESSAGES = {
     # warranty_form (serial checked in the backend) + action_warranty_verdict

@@ -3,7 +3,11 @@
 The schema and a small demo data set are built once per session into a template (a file for
 SQLite, a template database for PostgreSQL); every test gets a fresh copy of it, so tests never
 see each other's writes. Set TEST_POSTGRES_URL (for example postgresql://postgres@127.0.0.1/postgres)
-to run every backend test on PostgreSQL as well.
+to run every backend test on PostgreSQL as well. The helpers behind them are in tests/support/.
+
+Also the whole running system (`stack`) and the trained model (`trained_model`), and the `slow`
+marker: every test that needs either, or Chromium, is marked here, so `pytest -m "not slow"`
+(`make test-fast`) runs without a model and without a browser.
 """
 
 from __future__ import annotations
@@ -14,68 +18,49 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database, create_engine
-from bot.demo import seed_demo
 from bot.migrate import upgrade
 from bot.settings import Settings
-from tests.browser.chat import WEBCHAT_ENV
-from tests.conversations.fake_telegram import FakeTelegram
-from tests.conversations.stack import Stack
+from tests.support.chat import WEBCHAT_ENV
+from tests.support.database import (
+    BACKENDS,
+    POSTGRES_ADMIN_URL,
+    fixed_clock,
+    pg_admin,
+    pg_url,
+    seed,
+    settings_for,
+)
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.stack import Stack, latest_model
 
-TZ = ZoneInfo("Asia/Shanghai")
-# A Friday morning: slots from Saturday on are bookable, Sunday-closed stations exist.
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
-DEVICES, CODES = 120, 600
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_ADMIN_URL else [])
 _counter = itertools.count()
 
-
-def fixed_clock() -> Clock:
-    return Clock(TZ, fixed=NOW)
-
-
-def settings_for(url: str) -> Settings:
-    return Settings.from_env({"BOT_DATABASE_URL": url})
-
-
-async def _seed(url: str) -> None:
-    db = Database(create_engine(url))
-    try:
-        await seed_demo(db, settings_for(url), fixed_clock(), devices=DEVICES, codes=CODES)
-    finally:
-        await db.close()
+TESTS = Path(__file__).resolve().parent
+# Folders whose every test needs the running system or Chromium.
+SLOW_FOLDERS = {"browser", "conversations"}
+# Fixtures that need a trained model or start the system; any test depending on one, even
+# through other fixtures, is slow.
+SLOW_FIXTURES = {"stack", "trained_model"}
 
 
-def _pg_admin(sql: str) -> None:
-    import psycopg2
-
-    assert POSTGRES_ADMIN_URL
-    conn = psycopg2.connect(POSTGRES_ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def _pg_url(name: str) -> str:
-    assert POSTGRES_ADMIN_URL
-    return str(
-        make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    )
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` what needs the running system, a trained model or Chromium."""
+    for item in items:
+        path = item.path.resolve()
+        folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if folder in SLOW_FOLDERS or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -85,15 +70,15 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     made["sqlite"] = f"sqlite:///{path}"
     if POSTGRES_ADMIN_URL:
         name = f"xc_template_{uuid.uuid4().hex[:8]}"
-        _pg_admin(f'CREATE DATABASE "{name}"')
+        pg_admin(f'CREATE DATABASE "{name}"')
         made["postgresql"] = name
     for backend in BACKENDS:
-        url = made["sqlite"] if backend == "sqlite" else _pg_url(made["postgresql"])
+        url = made["sqlite"] if backend == "sqlite" else pg_url(made["postgresql"])
         upgrade(url)
-        asyncio.run(_seed(url))
+        asyncio.run(seed(url))
     yield made
     if POSTGRES_ADMIN_URL:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{made["postgresql"]}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{made["postgresql"]}" WITH (FORCE)')
 
 
 @pytest.fixture(params=BACKENDS)
@@ -107,9 +92,9 @@ def database_url(
         yield f"sqlite:///{target}"
         return
     name = f"xc_test_{os.getpid()}_{next(_counter)}"
-    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
-    yield _pg_url(name)
-    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
+    yield pg_url(name)
+    pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -139,6 +124,12 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 # --- the whole system, once per test session ------------------------------------------------
 # Backend, action server and Rasa with the trained model, as `make run` starts them; the
 # conversation, channel, desk and browser tests all talk to this one.
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The latest model in models/ (`make train`)."""
+    return latest_model()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.authenticity import ActionReportCounterfeit, ActionVerifyCode, ValidateAuthenticityForm
 from bot.client import ServiceClient
 from bot.demo import COPIED_CODE, GENUINE_CODE, UNKNOWN_CODE
-from tests.actions.conftest import make_tracker, responses
+from tests.support.trackers import make_tracker, responses
 
 
 async def verify(

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalogue import ActionAskModel, ActionProductInfo, ValidateProductForm
 from bot.client import ServiceClient
-from tests.actions.conftest import make_tracker, responses, user_event
+from tests.support.trackers import make_tracker, responses, user_event
 
 
 async def test_latest_firmware(

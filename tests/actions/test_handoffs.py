@@ -16,7 +16,7 @@ from actions.handoffs import (
     ValidateCallbackForm,
 )
 from bot.client import ServiceClient
-from tests.actions.conftest import make_tracker, responses, user_event
+from tests.support.trackers import make_tracker, responses, user_event
 
 
 async def test_a_complaint_is_recorded_and_handed_over(

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import ActionDiagnose, ActionDiagnosisDone, ActionDiagnosisStep
 from bot.client import ServiceClient
-from tests.actions.conftest import make_tracker, responses
+from tests.support.trackers import make_tracker, responses
 
 
 async def test_a_description_starts_the_first_step(

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.stations import NEARBY_KM, ActionFindStations, ActionStationsNearby, parse_location
 from bot.client import ServiceClient
-from tests.actions.conftest import make_tracker, responses, user_event
+from tests.support.trackers import make_tracker, responses, user_event
 
 
 async def test_service_stations_in_a_city(

@@ -15,7 +15,7 @@ from actions.warranty import (
     ValidateWarrantyForm,
 )
 from bot.client import ServiceClient
-from tests.actions.conftest import make_tracker, responses
+from tests.support.trackers import make_tracker, responses
 
 SERIAL = {"entity": "serial_number", "value": "PF2K7Q9A", "start": 0, "end": 8}
 

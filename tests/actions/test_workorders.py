@@ -23,8 +23,8 @@ from actions.workorders import (
     read_score,
 )
 from bot.client import ServiceClient
-from tests.actions.conftest import make_tracker, responses
-from tests.conftest import NOW
+from tests.support.database import NOW
+from tests.support.trackers import make_tracker, responses
 
 TOMORROW = NOW.date() + timedelta(days=1)
 

@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.demo import COPIED_CODE, GENUINE_CODE, UNKNOWN_CODE
 from bot.settings import Settings
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 
 async def verify(api: TestClient, code: str, source: str = "test:1", expect: int = 200) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 
 async def test_record_and_track_a_complaint(api: TestClient) -> None:

@@ -18,7 +18,7 @@ from bot.importer import (
     import_knowledge,
     import_stations,
 )
-from tests.conftest import TZ
+from tests.support.database import TZ
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
 

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.knowledge import normalize_code
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 
 async def search(api: TestClient, q: str, **params: Any) -> list[dict[str, Any]]:

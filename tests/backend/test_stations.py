@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.stations import open_weekdays
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 
 @pytest.mark.parametrize("city", ["北京", "北京市", " 北京 "])

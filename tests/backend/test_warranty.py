@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 
 async def verdict(api: TestClient, serial: str, **fault: object) -> Any:

@@ -24,7 +24,7 @@ from bot.webchat import (
     new_session_id,
     read_token,
 )
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 SECRET = "backend-test-secret-" + "0123456789" * 3
 SESSIONS = "/api/chat/sessions"

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import create_app
 from bot.clock import Clock
 from bot.settings import Settings
-from tests.backend.helpers import call, error_code
+from tests.support.api import call, error_code
 
 SATURDAY = "2026-11-21"
 
@@ -230,7 +230,7 @@ async def test_a_booking_starting_within_the_hour_cannot_be_moved(
     order = await book(api, slot_date="2026-11-20", slot_start="13:30")
     from datetime import datetime
 
-    from tests.conftest import TZ
+    from tests.support.database import TZ
 
     later = await aiohttp_client(
         create_app(settings, Clock(TZ, fixed=datetime(2026, 11, 20, 13, 0, tzinfo=TZ)))

@@ -1,4 +1,4 @@
-"""The web chat against the running system: a socket.io client and Debian's Chromium.
+"""The web chat and the desk against the running system, in Debian's Chromium.
 
 The system is the session's `stack` (tests/conftest.py), shared with the conversation tests.
 """

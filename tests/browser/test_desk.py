@@ -9,8 +9,8 @@ import time
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conversations.desk import PASSWORD, create_account
-from tests.conversations.stack import ROOT, Stack
+from tests.support.desk import PASSWORD, create_account
+from tests.support.stack import ROOT, Stack
 
 SCREENSHOTS = ROOT / "results" / "screenshots"
 SECONDS = 10_000  # Playwright waits in milliseconds

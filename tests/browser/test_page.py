@@ -23,8 +23,8 @@ from playwright.sync_api import (
 )
 
 from bot.webchat import read_token
-from tests.browser.chat import CHAT_SECRET, expired_token
-from tests.conversations.stack import ROOT, Stack
+from tests.support.chat import CHAT_SECRET, expired_token
+from tests.support.stack import ROOT, Stack
 
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},

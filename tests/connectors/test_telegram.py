@@ -26,8 +26,8 @@ from connectors.telegram import (
     split_text,
     utf16_units,
 )
-from tests.conversations.fake_telegram import Failure, FakeTelegram
-from tests.conversations.stack import free_port
+from tests.support.fake_telegram import Failure, FakeTelegram
+from tests.support.stack import free_port
 
 CHAT = 424242
 

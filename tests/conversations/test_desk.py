@@ -25,11 +25,11 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.desk import feed, waiting
 from bot.settings import Settings
-from tests.conversations.desk import DeskUser, create_account, next_message
-from tests.conversations.fake_telegram import FakeTelegram
-from tests.conversations.rest import post, tracker
-from tests.conversations.stack import FROZEN_AT, Stack
-from tests.conversations.test_telegram import deliver, new_chat, text_update
+from tests.support.desk import DeskUser, create_account, next_message
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.rest import post, tracker
+from tests.support.stack import FROZEN_AT, Stack
+from tests.support.telegram_updates import deliver, new_chat, text_update
 
 
 @pytest.fixture(scope="module")

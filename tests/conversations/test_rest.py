@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.conversations.rest import post, say, tracker
-from tests.conversations.stack import ROOT, Stack, free_port
+from tests.support.rest import post, say, tracker
+from tests.support.stack import ROOT, Stack, free_port
 
 RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
 

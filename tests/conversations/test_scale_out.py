@@ -25,9 +25,9 @@ from bot import tables
 from bot.api import DB
 from bot.app import create_app
 from bot.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, _pg_admin
-from tests.conversations.rest import say
-from tests.conversations.stack import ROOT, Stack, free_port
+from tests.support.database import POSTGRES_ADMIN_URL, pg_admin
+from tests.support.rest import say
+from tests.support.stack import ROOT, Stack, free_port
 
 REDIS = ("127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379")))
 RABBITMQ = ("127.0.0.1", int(os.environ.get("TEST_RABBITMQ_PORT", "5672")))
@@ -60,7 +60,7 @@ def scaled(stack: Stack) -> Iterator[tuple[str, str, str]]:
     assert POSTGRES_ADMIN_URL
     admin = make_url(POSTGRES_ADMIN_URL)
     database, queue = f"rasa_{uuid.uuid4().hex[:10]}", f"events_{uuid.uuid4().hex[:10]}"
-    _pg_admin(f'CREATE DATABASE "{database}"')
+    pg_admin(f'CREATE DATABASE "{database}"')
     port = free_port()
     started = len(stack.processes)
     env = {
@@ -88,7 +88,7 @@ def scaled(stack: Stack) -> Iterator[tuple[str, str, str]]:
             process.wait(timeout=20)
         del stack.processes[started:]
         asyncio.run(_delete_queue(queue))
-        _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def test_a_conversation_is_kept_in_postgresql_and_published_to_rabbitmq(

@@ -5,6 +5,12 @@
 2. Through the REST channel: each story is replayed as a customer would type it; the actions
    really run against the backend, and the actions and slots the story names must be exactly
    those the tracker records, turn by turn. A turn without any reply fails.
+
+The replay reads Rasa's story format itself and understands only what the stories use today:
+user messages and button presses (intent with entities), actions, `slot_was_set` with values,
+and `active_loop` steps, which it leaves to `rasa test`. Anything else (`or`, checkpoints, `bot`
+texts, slots without a value, rules...) stops the collection with the story and step named,
+instead of being left out of the replay without a word.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.conversations.rest import say
-from tests.conversations.stack import BIN, ROOT, Stack, latest_model
+from tests.support.rest import say
+from tests.support.stack import BIN, ROOT, Stack, latest_model
 
 STORIES = ROOT / "tests" / "stories"
 ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
@@ -52,12 +58,51 @@ def _message(step: dict[str, Any]) -> str:
     return f"/{step['intent']}" + (json.dumps(entities, ensure_ascii=False) if entities else "")
 
 
-def load_stories() -> list[Story]:
+class UnsupportedStory(ValueError):
+    """A story uses what the replay does not understand; it would pass the replay unchecked."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(
+            f"{where}: {what}. The REST replay (tests/conversations/test_stories.py) does not"
+            " understand it and would not check it: write the story without it, or teach the"
+            " replay first"
+        )
+
+
+FILE_KEYS = {"version", "stories"}
+STORY_KEYS = {"story", "steps", "metadata"}
+# The steps the replay understands, by their keys. `active_loop` steps are not compared (the
+# replay checks actions and slots; `rasa test` checks the loops).
+USER_STEPS = [{"user", "intent"}, {"intent"}, {"intent", "entities"}]
+OTHER_STEPS = [{"action"}, {"slot_was_set"}, {"active_loop"}]
+
+
+def _check_step(step: Any, where: str, *, before_any_turn: bool) -> None:
+    keys = set(step) if isinstance(step, dict) else set()
+    if keys not in USER_STEPS + OTHER_STEPS:
+        raise UnsupportedStory(where, f"a step with {sorted(keys) or repr(step)}")
+    if keys in OTHER_STEPS and before_any_turn:
+        raise UnsupportedStory(where, f"{sorted(keys)} before the first user message")
+    if not all(isinstance(entity, dict) for entity in step.get("entities") or []):
+        raise UnsupportedStory(where, "an entity without a value")
+    if not all(isinstance(slot, dict) for slot in step.get("slot_was_set") or []):
+        raise UnsupportedStory(where, "a slot in slot_was_set without a value")
+
+
+def load_stories(folder: Path = STORIES) -> list[Story]:
+    """The stories of test_*.yml in folder, as turns; UnsupportedStory if the replay would skip."""
     stories = []
-    for path in sorted(STORIES.glob("test_*.yml")):
-        for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
+    for path in sorted(folder.glob("test_*.yml")):
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if set(loaded) - FILE_KEYS:
+            raise UnsupportedStory(path.name, f"{sorted(set(loaded) - FILE_KEYS)} (only stories)")
+        for story in loaded["stories"]:
+            where = f"{path.name}, story {story.get('story')!r}"
+            if set(story) - STORY_KEYS:
+                raise UnsupportedStory(where, f"{sorted(set(story) - STORY_KEYS)}")
             turns: list[ExpectedTurn] = []
-            for step in story["steps"]:
+            for number, step in enumerate(story["steps"], start=1):
+                _check_step(step, f"{where}, step {number}", before_any_turn=not turns)
                 if "intent" in step or "user" in step:
                     turns.append(ExpectedTurn(_message(step), step.get("intent", "")))
                 elif "action" in step:

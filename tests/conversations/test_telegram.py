@@ -5,8 +5,6 @@ fake Telegram Bot API server on loopback that python-telegram-bot really talks t
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,86 +22,30 @@ from connectors.telegram import (
     poll_once,
     utf16_units,
 )
-from tests.conversations.fake_telegram import Failure, FakeTelegram
-from tests.conversations.rest import tracker
-from tests.conversations.stack import ROOT, Stack, free_port
+from tests.support.fake_telegram import Failure, FakeTelegram
+from tests.support.rest import tracker
+from tests.support.stack import ROOT, Stack, free_port
+from tests.support.telegram_updates import (
+    TIMEOUT,
+    deliver,
+    message,
+    new_chat,
+    press,
+    text_update,
+    update_id,
+)
 
 RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
-TIMEOUT = aiohttp.ClientTimeout(total=60)
-_update_ids = itertools.count(5000)
-_message_ids = itertools.count(1)
-_chats = itertools.count(700_000_001)
 
 
 def first_text(response: str) -> str:
     return str(RESPONSES[response][0]["text"])
 
 
-def new_chat() -> int:
-    return next(_chats)
-
-
-def message(chat_id: int, **content: Any) -> dict[str, Any]:
-    return {
-        "message_id": next(_message_ids),
-        "date": int(time.time()),
-        "chat": {"id": chat_id, "type": "private", "first_name": "小王"},
-        "from": {
-            "id": chat_id,
-            "is_bot": False,
-            "first_name": "小王",
-            "username": "xiaowang",
-            "language_code": "zh-hans",
-        },
-        **content,
-    }
-
-
-def text_update(chat_id: int, text: str) -> dict[str, Any]:
-    return {"update_id": next(_update_ids), "message": message(chat_id, text=text)}
-
-
-def press(chat_id: int, data: str, keyboard: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The update Telegram sends when the customer taps an inline button."""
-    shown = message(chat_id, text="…", reply_markup=keyboard) if keyboard else message(chat_id)
-    shown["from"] = {"id": 1, "is_bot": True, "first_name": "bot"}
-    return {
-        "update_id": next(_update_ids),
-        "callback_query": {
-            "id": f"cq{next(_update_ids)}",
-            "from": message(chat_id)["from"],
-            "chat_instance": "ci",
-            "message": shown,
-            "data": data,
-        },
-    }
-
-
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as opened:
         yield opened
-
-
-async def deliver(
-    session: aiohttp.ClientSession,
-    stack: Stack,
-    update: dict[str, Any] | str,
-    secret: str | None = "from-env",
-) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if secret == "from-env":
-        secret = stack.env["TELEGRAM_SECRET_TOKEN"]
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    body = update if isinstance(update, str) else json.dumps(update, ensure_ascii=False)
-    async with session.post(
-        f"{stack.rasa_url}/webhooks/telegram/webhook",
-        data=body.encode("utf-8"),
-        headers=headers,
-        timeout=TIMEOUT,
-    ) as reply:
-        return reply.status, await reply.json(content_type=None)
 
 
 async def events(session: aiohttp.ClientSession, stack: Stack, chat_id: int) -> list[Any]:
@@ -224,7 +166,7 @@ async def test_a_shared_location_gets_the_nearest_stations(
     chat = new_chat()
     # People's Square, Shanghai.
     update = {
-        "update_id": next(_update_ids),
+        "update_id": update_id(),
         "message": message(chat, location={"latitude": 31.2304, "longitude": 121.4737}),
     }
     assert (await deliver(session, stack, update))[0] == 200
@@ -256,7 +198,7 @@ async def test_an_edited_message_is_read_as_a_new_message(
     original = text_update(chat, "你好")
     assert (await deliver(session, stack, original))[0] == 200
     edited = {
-        "update_id": next(_update_ids),
+        "update_id": update_id(),
         "edited_message": original["message"]
         | {"text": "打印机老是卡纸怎么办", "edit_date": int(time.time())},
     }
@@ -270,7 +212,7 @@ async def test_an_edited_message_is_read_as_a_new_message(
     # A live location moving arrives as edits: they are not answered one by one.
     before = len(fake_telegram.recorded(chat_id=chat))
     moving = {
-        "update_id": next(_update_ids),
+        "update_id": update_id(),
         "edited_message": message(chat, location={"latitude": 31.2, "longitude": 121.4})
         | {"edit_date": int(time.time())},
     }
@@ -299,12 +241,12 @@ async def test_stickers_voice_and_photos_get_an_answer(
         {"photo": photo},
     ]
     for content in media:
-        update = {"update_id": next(_update_ids), "message": message(chat, **content)}
+        update = {"update_id": update_id(), "message": message(chat, **content)}
         assert (await deliver(session, stack, update))[0] == 200
     assert fake_telegram.texts(chat) == [first_text("utter_text_only")] * 3
     # A photo with a caption: the caption is the customer's message.
     captioned = {
-        "update_id": next(_update_ids),
+        "update_id": update_id(),
         "message": message(chat, photo=photo, caption="打印机老是卡纸怎么办"),
     }
     assert (await deliver(session, stack, captioned))[0] == 200

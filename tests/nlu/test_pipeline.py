@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 
-from tests.conversations.stack import ROOT, latest_model
+from tests.support.stack import ROOT
 
 HELD_OUT = ROOT / "tests" / "nlu" / "test_nlu.yml"
 
 
 @pytest.fixture(scope="module")
-def parse() -> Iterator[Any]:
-    agent = Agent.load(str(latest_model()))
+def parse(trained_model: Path) -> Iterator[Any]:
+    agent = Agent.load(str(trained_model))
     loop = asyncio.new_event_loop()
     yield lambda text: loop.run_until_complete(agent.parse_message(text))
     loop.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.conversations.stack import BIN, ROOT, Stack
+from tests.support.stack import BIN, ROOT, Stack
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 PASSWORD = "desk-test-password"

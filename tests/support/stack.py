@@ -1,6 +1,7 @@
 """The whole system in separate processes, as `make run` starts it, on a temporary database.
 
-Used by the conversation tests and by `scripts/bench_rest.py`. The backend's clock is frozen
+Used by the `stack` fixture of tests/conftest.py (conversation, channel, desk and browser
+tests) and by `scripts/bench_rest.py` and `scripts/bench_desk.py`. The backend's clock is frozen
 (BOT_CLOCK) so that work-order ids, free slots and warranty ages in the test stories never
 drift with the calendar.
 """

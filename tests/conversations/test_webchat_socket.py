@@ -1,8 +1,8 @@
 """The web chat channel's security and input checks, with a real socket.io client.
 
-python-socketio's client against the running Rasa (tests/conversations/stack.py). Its
+python-socketio's client against the running Rasa (tests/support/stack.py). Its
 WebSocket transport needs a newer aiohttp than Rasa allows, so it talks long polling; the
-browser tests (test_page.py) use WebSocket.
+browser tests (tests/browser/test_page.py) use WebSocket.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 import socketio
 
 from bot.webchat import AUDIENCE, new_session_id
-from tests.browser.chat import CHAT_SECRET, expired_token, token_for
-from tests.conversations.stack import Stack
+from tests.support.chat import CHAT_SECRET, expired_token, token_for
+from tests.support.stack import Stack
 
 GREETING = "小星"
 QUIET = 2.0  # seconds a socket must stay silent to count as having received nothing

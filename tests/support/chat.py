@@ -6,8 +6,8 @@ import time
 
 from bot.webchat import issue_token, new_session_id
 
-# Set on every process of the test stack (tests/conversations/conftest.py); 40 characters,
-# above the channel's minimum.
+# Set on every process of the test stack (the `stack` fixture in tests/conftest.py);
+# 40 characters, above the channel's minimum.
 CHAT_SECRET = "webchat-test-secret-0123456789abcdefghij"
 WEBCHAT_ENV = {"CHAT_SECRET": CHAT_SECRET}
 
