@@ -10,14 +10,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import (
-    BackendAction,
-    BackendFormValidation,
-    client,
-    idempotency_key,
-    shown,
-    source,
-)
+from actions.common import BackendAction, BackendFormValidation, client, shown
+from actions.conversation import idempotency_key, source
 from bot.client import RateLimited
 from bot.ids import normalize_security_code
 

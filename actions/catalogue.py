@@ -9,15 +9,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import (
-    BackendAction,
-    BackendFormValidation,
-    client,
-    label,
-    last_intent_among,
-    shown,
-    text,
-)
+from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
+from actions.conversation import last_intent_among
 from bot.catalogue import normalize_model_code
 from bot.client import Invalid, NotFound
 

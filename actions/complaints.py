@@ -9,8 +9,8 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import BackendAction, channel, client, idempotency_key, latest_text
-from bot.client import Unavailable
+from actions.common import BackendAction, client
+from actions.conversation import channel, idempotency_key, latest_text
 
 # Escalation words raise the severity: a customer threatening regulators or the press, or
 # reporting harm, needs a supervisor today, not a queue slot tomorrow.
@@ -36,15 +36,12 @@ class ActionRecordComplaint(BackendAction):
     def name(self) -> str:
         return "action_record_complaint"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def unavailable(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> list[EventType]:
         # Whatever happens to the record, the customer is handed to a person.
-        try:
-            return await self.act(dispatcher, tracker, domain)
-        except Unavailable:
-            dispatcher.utter_message(response="utter_complaint_not_recorded")
-            return [FollowupAction("action_handoff")]
+        dispatcher.utter_message(response="utter_complaint_not_recorded")
+        return [FollowupAction("action_handoff")]
 
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -7,9 +7,10 @@ paused the bot answers nothing, and the desk takes over.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import (
     ConversationPaused,
     EventType,
@@ -20,27 +21,23 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import (
+from actions.common import TurnAction, client, label, read_phone
+from actions.conversation import (
     channel,
-    client,
+    history,
     idempotency_key,
-    label,
     last_intent_among,
     latest_intent,
 )
-from actions.workorders import read_phone
 from bot.client import ServiceError
 
 REASONS = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
 
 
 def last_customer_message(tracker: Tracker) -> str | None:
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            words = str(event.get("text") or "")
-            if words and not words.startswith("/"):
-                return words[:10_000]
-    return None
+    """The last words the customer typed (buttons pressed since do not count)."""
+    words = next((said.typed for said in history(tracker) if said.typed), None)
+    return words[:10_000] if words else None
 
 
 def customer_name(tracker: Tracker) -> str | None:
@@ -65,11 +62,11 @@ def package(tracker: Tracker) -> dict[str, Any]:
     }
 
 
-class ActionHandoff(Action):
+class ActionHandoff(TurnAction):
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         asked = latest_intent(tracker)
@@ -104,13 +101,13 @@ class ValidateCallbackForm(FormValidationAction):
         return read_phone(value, dispatcher)
 
 
-class ActionRequestCallback(Action):
+class ActionRequestCallback(TurnAction):
     """Record that the customer wants a call: on their open handoff, or on a new one."""
 
     def name(self) -> str:
         return "action_request_callback"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         phone = str(tracker.get_slot("phone") or "")
@@ -136,13 +133,13 @@ class ActionRequestCallback(Action):
 SUGGESTABLE_RANK = 3
 
 
-class ActionDefaultAskAffirmation(Action):
+class ActionDefaultAskAffirmation(TurnAction):
     """First stage of the two-stage fallback: "did you mean …?" with readable buttons."""
 
     def name(self) -> str:
         return "action_default_ask_affirmation"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         ranking = tracker.latest_message.get("intent_ranking") or []
@@ -169,27 +166,18 @@ FALLBACKS = ("action_default_fallback", "action_two_stage_fallback")
 
 
 def failed_just_before(tracker: Tracker) -> bool:
-    """Was the previous customer message also not understood?"""
-    seen_current = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_current:
-                return False
-            seen_current = True
-        elif (
-            seen_current and event.get("event") == "action" and event.get("name") != "action_listen"
-        ):
-            return event.get("name") in FALLBACKS
-    return False
+    """Was the previous customer message also not understood (answered last by a fallback)?"""
+    previous = next(islice(history(tracker), 1, None), None)
+    return bool(previous and previous.answered_by and previous.answered_by[-1] in FALLBACKS)
 
 
-class ActionDefaultFallback(Action):
+class ActionDefaultFallback(TurnAction):
     """Not understood: the first time, ask again with a menu; the second time, offer a person."""
 
     def name(self) -> str:
         return "action_default_fallback"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         second = (

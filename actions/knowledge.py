@@ -9,7 +9,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import BackendAction, client, latest_intent, latest_text
+from actions.common import BackendAction, TurnAction, client
+from actions.conversation import latest_intent, latest_text
 from bot.knowledge import Case
 
 STEP_BUTTONS = "utter_diagnosis_step"
@@ -103,7 +104,7 @@ class ActionDiagnosisStep(BackendAction):
         return [SlotSet("steps_tried", tried), SlotSet("kb_step", None)]
 
 
-class ActionDiagnosisDone(BackendAction):
+class ActionDiagnosisDone(TurnAction):
     """The customer fixed it: close the case (steps tried stay for the record)."""
 
     def name(self) -> str:

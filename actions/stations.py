@@ -10,15 +10,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import (
-    BackendAction,
-    BackendFormValidation,
-    client,
-    entity,
-    joined,
-    label,
-    last_intent_among,
-)
+from actions.common import BackendAction, BackendFormValidation, client, joined, label
+from actions.conversation import entity, last_intent_among
 from bot.stations import Station, normalize_city
 
 MAX_CARDS = 3

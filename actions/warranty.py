@@ -9,46 +9,22 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import (
+from actions.common import (
     BackendAction,
     BackendFormValidation,
+    check_serial,
     client,
-    entity,
-    idempotency_key,
     joined,
     label,
-    shown,
     text,
 )
+from actions.conversation import entity, idempotency_key
 from bot.client import Conflict, Invalid, NotFound
-from bot.ids import normalize_serial
 from bot.sanbao import Policy
 from bot.warranty import Verdict
 
 # Policy questions without a product are about PCs: the state regulation is the usual subject.
 DEFAULT_CATEGORY = "laptop"
-
-
-async def check_serial(
-    value: Any, dispatcher: CollectingDispatcher, *, allow_none: bool = False
-) -> dict[str, Any]:
-    """Validate a serial number against the device registry; fills the device's model too."""
-    if allow_none and value == "none":
-        return {"serial_number": "none"}
-    serial = normalize_serial(str(value or ""))
-    if serial is None:
-        dispatcher.utter_message(response="utter_serial_invalid", value=shown(value))
-        return {"serial_number": None}
-    try:
-        device = await client().device(serial)
-    except NotFound:
-        dispatcher.utter_message(response="utter_serial_not_found", serial=serial)
-        return {"serial_number": None}
-    return {
-        "serial_number": serial,
-        "device_model": device.model_code,
-        "device_category": device.category,
-    }
 
 
 class ValidateWarrantyForm(BackendFormValidation):

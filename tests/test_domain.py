@@ -19,8 +19,12 @@ def test_every_response_is_used() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     code = "\n".join(
         p.read_text(encoding="utf-8")
-        for folder in ("actions", "connectors", "bot/desk")
-        for p in (ROOT / folder).glob("*.py")
+        for folder, pattern in (
+            ("actions", "**/*.py"),
+            ("connectors", "*.py"),
+            ("bot/desk", "*.py"),
+        )
+        for p in sorted((ROOT / folder).glob(pattern))
     )
     data = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "data").rglob("*.yml"))
     forms = domain["forms"]

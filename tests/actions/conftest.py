@@ -14,7 +14,7 @@ import pytest
 from rasa.shared.core.domain import Domain
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import backend
+from actions import common
 from bot.app import create_app
 from bot.client import ServiceClient
 from bot.clock import Clock
@@ -36,24 +36,24 @@ async def service(
     """The backend on a fresh seeded database, and the actions' client pointed at it."""
     server = await aiohttp_server(create_app(settings, clock))
     client = ServiceClient(str(server.make_url("/")), timeout=10)
-    backend.use_client(client)
-    backend.use_clock(clock)
+    common.use_client(client)
+    common.use_clock(clock)
     yield client
     await client.close()
-    backend.use_client(None)
-    backend.use_clock(None)
+    common.use_client(None)
+    common.use_clock(None)
 
 
 @pytest.fixture
 async def backend_down(unused_tcp_port: int, clock: Clock) -> AsyncIterator[None]:
     """The actions' client pointed at a port where nothing listens."""
     client = ServiceClient(f"http://127.0.0.1:{unused_tcp_port}", timeout=1, retries=0)
-    backend.use_client(client)
-    backend.use_clock(clock)
+    common.use_client(client)
+    common.use_clock(clock)
     yield
     await client.close()
-    backend.use_client(None)
-    backend.use_clock(None)
+    common.use_client(None)
+    common.use_clock(None)
 
 
 @pytest.fixture

@@ -8,16 +8,20 @@ from typing import Any
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.workorders import (
-    ActionAskBookingSlot,
-    ActionAskCancelConfirmed,
+from actions.workorders.booking import (
     ActionAskStationCode,
     ActionBookRepair,
+    ValidateBookingForm,
+)
+from actions.workorders.changes import (
+    ActionAskCancelConfirmed,
     ActionCancelBooking,
+    ActionReschedule,
+)
+from actions.workorders.slots import ActionAskBookingSlot
+from actions.workorders.status import (
     ActionCheckStatus,
     ActionRate,
-    ActionReschedule,
-    ValidateBookingForm,
     ValidateRateForm,
     ValidateStatusForm,
     read_score,

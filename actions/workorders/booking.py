@@ -1,0 +1,250 @@
+"""Booking a repair: the booking form's checks, its custom questions, and the booking itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    BackendAction,
+    BackendFormValidation,
+    check_serial,
+    client,
+    joined,
+    label,
+    read_phone,
+    text,
+)
+from actions.conversation import idempotency_key
+from actions.workorders.slots import choose_slot, slot_text, split_slot
+from bot.client import Conflict
+from bot.stations import SLOT_ENDS, Station
+
+BOOKING_SLOTS = ("repair_kind", "station_code", "booking_slot", "address", "booking_confirmed")
+
+
+async def _stations(tracker: Tracker, city: str) -> list[Station]:
+    category = tracker.get_slot("device_category")
+    return await client().stations(
+        city=city,
+        kind="service",
+        service=tracker.get_slot("repair_kind") or None,
+        category=category or None,
+        limit=5,
+    )
+
+
+async def _served_cities(domain: DomainDict) -> str:
+    return joined(domain, (c.city for c in await client().cities() if c.service_stations))
+
+
+class ValidateBookingForm(BackendFormValidation):
+    retry = "/book_repair"
+
+    def name(self) -> str:
+        return "validate_booking_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("repair_kind") != "on_site":
+            return [s for s in domain_slots if s != "address"]
+        return domain_slots
+
+    async def validate_repair_kind(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        kind = value if value in ("on_site", "drop_off", "remote") else None
+        # Another kind of service may need another station.
+        return {"repair_kind": kind, "station_code": None, "booking_slot": None}
+
+    async def validate_serial_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await check_serial(value, dispatcher, allow_none=True)
+
+    async def validate_fault(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        fault = str(value or "").strip()
+        return {"fault": fault[:2000] or None}
+
+    async def validate_city(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        stations = await _stations(tracker, str(value))
+        if not stations:
+            kind = label(domain, f"kind_{tracker.get_slot('repair_kind') or 'drop_off'}")
+            dispatcher.utter_message(
+                response="utter_no_station_in_city",
+                city=value,
+                kind=kind,
+                cities=await _served_cities(domain),
+            )
+            return {"city": None}
+        only = stations[0].code if len(stations) == 1 else None
+        return {"city": stations[0].city, "station_code": only, "booking_slot": None}
+
+    async def validate_station_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        city = tracker.get_slot("city")
+        offered = {s.code for s in await _stations(tracker, str(city))} if city else set()
+        code = str(value or "").upper()
+        return {"station_code": code if code in offered else None, "booking_slot": None}
+
+    async def validate_booking_slot(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await choose_slot(value, tracker.get_slot("station_code"), dispatcher)
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return read_phone(value, dispatcher)
+
+    async def validate_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        address = str(value or "").strip()
+        return {"address": address[:300] if len(address) >= 4 else None}
+
+
+class ActionAskStationCode(BackendAction):
+    retry = "/book_repair"
+
+    def name(self) -> str:
+        return "action_ask_station_code"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        city = str(tracker.get_slot("city"))
+        stations = await _stations(tracker, city)
+        if not stations:
+            kind = label(domain, f"kind_{tracker.get_slot('repair_kind') or 'drop_off'}")
+            dispatcher.utter_message(
+                response="utter_no_station_in_city",
+                city=city,
+                kind=kind,
+                cities=await _served_cities(domain),
+            )
+            return [SlotSet("city", None), SlotSet("requested_slot", "city")]
+        buttons = [
+            {
+                "title": label(domain, "station_option", name=s.name, district=s.district),
+                "payload": f'/inform{{"station_code": "{s.code}"}}',
+            }
+            for s in stations
+        ]
+        dispatcher.utter_message(response="utter_ask_station_code", city=city, buttons=buttons)
+        return []
+
+
+async def booking_summary(tracker: Tracker, domain: DomainDict) -> dict[str, str]:
+    station = await client().station(str(tracker.get_slot("station_code")))
+    day, start = split_slot(str(tracker.get_slot("booking_slot")))
+    serial = tracker.get_slot("serial_number")
+    device = (
+        f"{tracker.get_slot('device_model')} {serial}"
+        if serial and serial != "none"
+        else text(domain, "utter_booking_no_device")
+    )
+    address = tracker.get_slot("address")
+    return {
+        "kind": label(domain, f"kind_{tracker.get_slot('repair_kind')}"),
+        "station": station.name,
+        "station_address": station.address,
+        "station_phone": station.phone,
+        "slot": slot_text(domain, day, start, SLOT_ENDS.get(start, "")),
+        "device": device,
+        "fault": str(tracker.get_slot("fault") or ""),
+        "phone": str(tracker.get_slot("phone") or ""),
+        "address": text(domain, "utter_booking_address_line", address=address)
+        if tracker.get_slot("repair_kind") == "on_site" and address
+        else "",
+    }
+
+
+class ActionAskBookingConfirmed(BackendAction):
+    retry = "/book_repair"
+
+    def name(self) -> str:
+        return "action_ask_booking_confirmed"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_ask_booking_confirmed", **await booking_summary(tracker, domain)
+        )
+        return []
+
+
+class ActionBookRepair(BackendAction):
+    retry = "/book_repair"
+
+    def name(self) -> str:
+        return "action_book_repair"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        confirmed = tracker.get_slot("booking_confirmed")
+        reset = [SlotSet(s, None) for s in BOOKING_SLOTS]
+        if confirmed is False:
+            dispatcher.utter_message(response="utter_booking_dropped")
+            return reset
+        if confirmed is not True:
+            return []  # the form stopped early; it said why
+        serial = tracker.get_slot("serial_number")
+        day, start = split_slot(str(tracker.get_slot("booking_slot")))
+        try:
+            order = await client().book(
+                key=idempotency_key(tracker, "booking"),
+                kind=tracker.get_slot("repair_kind"),
+                serial=serial if serial and serial != "none" else None,
+                model_code=tracker.get_slot("device_model") or None,
+                fault=str(tracker.get_slot("fault") or "")[:2000] or "-",
+                error_code=(tracker.get_slot("error_code") or None),
+                steps_tried=[str(s)[:500] for s in tracker.get_slot("steps_tried") or []][:30],
+                station_code=tracker.get_slot("station_code"),
+                slot_date=day,
+                slot_start=start,
+                phone=tracker.get_slot("phone"),
+                address=tracker.get_slot("address")
+                if tracker.get_slot("repair_kind") == "on_site"
+                else None,
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel(),
+            )
+        except Conflict as exc:
+            if exc.code == "slot_full":
+                dispatcher.utter_message(response="utter_slot_taken")
+                return [
+                    SlotSet("booking_slot", None),
+                    SlotSet("booking_confirmed", None),
+                    FollowupAction("booking_form"),
+                ]
+            dispatcher.utter_message(
+                response="utter_booking_refused", reason=text(domain, "utter_reason_generic")
+            )
+            return reset
+        dispatcher.utter_message(
+            response="utter_booking_done",
+            work_order_id=order.id,
+            kind=label(domain, f"kind_{order.kind}"),
+            station=order.station.name,
+            address=order.station.address,
+            phone=order.station.phone,
+            slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
+        )
+        return [*reset, SlotSet("work_order_id", order.id)]

@@ -1,0 +1,180 @@
+"""Changing a booking: reschedule it (`reschedule_form`) or cancel it (`cancel_form`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import BackendAction, BackendFormValidation, client, label, text
+from actions.conversation import history
+from actions.workorders.slots import choose_slot, slot_text, split_slot
+from actions.workorders.status import load_order
+from bot.client import Conflict
+from bot.workorders import WorkOrder
+
+# Why a booking cannot be moved: the backend's refusal codes, and the reason we give.
+REFUSAL_REASONS = {
+    "too_late": "utter_reason_too_late",
+    "too_many_reschedules": "utter_reason_too_many",
+    "not_changeable": "utter_reason_not_changeable",
+}
+# How often a booking may be moved; the backend's rule (bot/workorders.py MAX_RESCHEDULES).
+MAX_RESCHEDULES = 3
+
+
+def refusal(order: WorkOrder) -> str:
+    """The code the backend refuses to reschedule this order with (it cannot be rescheduled)."""
+    if not order.can_cancel:
+        return "not_changeable"
+    if order.reschedule_count >= MAX_RESCHEDULES:
+        return "too_many_reschedules"
+    return "too_late"
+
+
+def refusal_reason(domain: DomainDict, code: str) -> str:
+    return text(domain, REFUSAL_REASONS.get(code, "utter_reason_generic"))
+
+
+class ValidateRescheduleForm(BackendFormValidation):
+    retry = "/reschedule_booking"
+
+    def name(self) -> str:
+        return "validate_reschedule_form"
+
+    async def validate_work_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        order = await load_order(value, dispatcher)
+        if order is None:
+            return {"work_order_id": None}
+        if not order.can_reschedule:
+            dispatcher.utter_message(
+                response="utter_reschedule_refused",
+                work_order_id=order.id,
+                reason=refusal_reason(domain, refusal(order)),
+            )
+            return {"work_order_id": order.id, "requested_slot": None}
+        return {"work_order_id": order.id}
+
+    async def validate_booking_slot(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        order = await client().work_order(str(tracker.get_slot("work_order_id")))
+        return await choose_slot(value, order.station.code, dispatcher)
+
+
+class ActionReschedule(BackendAction):
+    retry = "/reschedule_booking"
+
+    def name(self) -> str:
+        return "action_reschedule"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order_id, wanted = tracker.get_slot("work_order_id"), tracker.get_slot("booking_slot")
+        if not order_id or not wanted:
+            return [SlotSet("booking_slot", None)]
+        day, start = split_slot(str(wanted))
+        try:
+            order = await client().reschedule(str(order_id), day, start)
+        except Conflict as exc:
+            if exc.code == "slot_full":
+                dispatcher.utter_message(response="utter_slot_taken")
+                return [SlotSet("booking_slot", None), FollowupAction("reschedule_form")]
+            dispatcher.utter_message(
+                response="utter_reschedule_refused",
+                work_order_id=order_id,
+                reason=refusal_reason(domain, exc.code),
+            )
+            return [SlotSet("booking_slot", None)]
+        dispatcher.utter_message(
+            response="utter_reschedule_done",
+            work_order_id=order.id,
+            station=order.station.name,
+            slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
+        )
+        return [SlotSet("booking_slot", None)]
+
+
+class ValidateCancelForm(BackendFormValidation):
+    retry = "/cancel_booking"
+
+    def name(self) -> str:
+        return "validate_cancel_form"
+
+    async def validate_work_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        order = await load_order(value, dispatcher)
+        return {"work_order_id": order.id if order else None}
+
+
+class ActionAskCancelConfirmed(BackendAction):
+    retry = "/cancel_booking"
+
+    def name(self) -> str:
+        return "action_ask_cancel_confirmed"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order = await client().work_order(str(tracker.get_slot("work_order_id")))
+        if not order.can_cancel:
+            dispatcher.utter_message(
+                response="utter_cancel_refused",
+                work_order_id=order.id,
+                status=label(domain, f"status_{order.status}"),
+            )
+            return [SlotSet("requested_slot", None)]
+        dispatcher.utter_message(
+            response="utter_ask_cancel_confirmed",
+            work_order_id=order.id,
+            station=order.station.name,
+            slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
+        )
+        return []
+
+
+class ActionCancelBooking(BackendAction):
+    retry = "/cancel_booking"
+
+    def name(self) -> str:
+        return "action_cancel_booking"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order_id, confirmed = (
+            tracker.get_slot("work_order_id"),
+            tracker.get_slot("cancel_confirmed"),
+        )
+        done: list[EventType] = [SlotSet("cancel_confirmed", None)]
+        if not order_id or confirmed is None:
+            return done
+        if confirmed is False:
+            dispatcher.utter_message(response="utter_cancel_kept", work_order_id=order_id)
+            return done
+        reason = _customer_words(tracker, "cancel_booking") or "cancelled in chat"
+        try:
+            order = await client().cancel(str(order_id), reason[:500])
+        except Conflict:
+            order = await client().work_order(str(order_id))
+            dispatcher.utter_message(
+                response="utter_cancel_refused",
+                work_order_id=order.id,
+                status=label(domain, f"status_{order.status}"),
+            )
+            return done
+        dispatcher.utter_message(response="utter_cancel_done", work_order_id=order.id)
+        return done
+
+
+def _customer_words(tracker: Tracker, intent: str) -> str | None:
+    """The words of the customer's latest message with this intent (their own reason)."""
+    said = next((said for said in history(tracker) if said.intent == intent), None)
+    return said.typed if said else None

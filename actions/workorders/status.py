@@ -1,0 +1,223 @@
+"""Looking up a work order: its status (`status_form`), and rating the service (`rate_form`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
+from actions.conversation import channel, idempotency_key
+from actions.workorders.slots import slot_text
+from bot.client import Conflict, NotFound
+from bot.ids import normalize_serial, normalize_work_order_id
+from bot.normalize import normalize_text
+from bot.workorders import WorkOrder
+
+
+async def load_order(value: Any, dispatcher: CollectingDispatcher) -> WorkOrder | None:
+    """The work order the customer names, or None after saying what is wrong with the id."""
+    order_id = normalize_work_order_id(str(value or ""))
+    if order_id is None:
+        dispatcher.utter_message(response="utter_work_order_invalid", value=shown(value))
+        return None
+    try:
+        return await client().work_order(order_id)
+    except NotFound:
+        dispatcher.utter_message(response="utter_work_order_not_found", work_order_id=order_id)
+        return None
+
+
+class ValidateStatusForm(BackendFormValidation):
+    retry = "/check_repair_status"
+
+    def name(self) -> str:
+        return "validate_status_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        # A work order or serial already given in this conversation is enough.
+        serial = tracker.get_slot("serial_number")
+        if tracker.get_slot("work_order_id") or (serial and serial != "none"):
+            return []
+        return domain_slots
+
+    async def validate_status_lookup(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        lookup = normalize_work_order_id(str(value)) or normalize_serial(str(value))
+        if lookup is None:
+            dispatcher.utter_message(response="utter_work_order_invalid", value=shown(value))
+        return {"status_lookup": lookup}
+
+
+class ActionCheckStatus(BackendAction):
+    retry = "/check_repair_status"
+
+    def name(self) -> str:
+        return "action_check_status"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        lookup = (
+            tracker.get_slot("status_lookup")
+            or tracker.get_slot("work_order_id")
+            or tracker.get_slot("serial_number")
+        )
+        done: list[EventType] = [SlotSet("status_lookup", None)]
+        if not lookup or lookup == "none":
+            return done
+        order_id = normalize_work_order_id(str(lookup))
+        if order_id:
+            try:
+                self._status(dispatcher, domain, await client().work_order(order_id))
+            except NotFound:
+                dispatcher.utter_message(
+                    response="utter_work_order_not_found", work_order_id=order_id
+                )
+            return done
+        orders = await client().work_orders(serial=str(lookup))
+        if not orders:
+            dispatcher.utter_message(response="utter_no_orders_for_serial", serial=lookup)
+            return done
+        dispatcher.utter_message(
+            response="utter_orders_for_serial", serial=lookup, count=len(orders)
+        )
+        for order in orders[:5]:
+            self._status(dispatcher, domain, order)
+        return done
+
+    @staticmethod
+    def _status(dispatcher: CollectingDispatcher, domain: DomainDict, order: WorkOrder) -> None:
+        slot_line = (
+            text(
+                domain,
+                "utter_status_slot_line",
+                slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
+            )
+            if order.slot_date and order.status in ("created", "scheduled")
+            else ""
+        )
+        last = order.timeline[-1] if order.timeline else None
+        # Engineers' notes are for the customer; our own booking notes are not.
+        note = last.note if last and not last.actor.startswith("customer") else ""
+        last_event = (
+            f"{last.at:%Y-%m-%d %H:%M} {label(domain, f'status_{last.status}')} {note}".strip()
+            if last
+            else ""
+        )
+        dispatcher.utter_message(
+            response="utter_status",
+            work_order_id=order.id,
+            kind=label(domain, f"kind_{order.kind}"),
+            station=order.station.name,
+            status=label(domain, f"status_{order.status}"),
+            slot_line=slot_line,
+            last_event=last_event,
+        )
+
+
+SCORES = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5} | {str(n): n for n in range(1, 6)}
+_SCORE_MARK = re.compile(r"([1-5一二两三四五])\s*(?:分|星|颗星)")
+# Longest first: "不满意" must not be read as "满意". The NLU's synonyms map the same words.
+_SCORE_WORDS = (
+    ("非常不满意", 1), ("很不满意", 1), ("很差", 1), ("太差", 1), ("不太满意", 2),
+    ("不满意", 2), ("满分", 5), ("非常满意", 5), ("很满意", 5), ("一般", 3), ("还行", 3),
+    ("还不错", 4), ("不错", 4), ("满意", 4),
+)  # fmt: skip
+
+
+def read_score(value: Any) -> int | None:
+    """1-5 from "5", "五星", "给4分吧", "很满意"; None when the words hold no score."""
+    raw = normalize_text(str(value or "")).strip()
+    if raw in SCORES:
+        return SCORES[raw]
+    if mark := _SCORE_MARK.search(raw):
+        return SCORES[mark.group(1)]
+    return next((score for word, score in _SCORE_WORDS if word in raw), None)
+
+
+class ValidateRateForm(BackendFormValidation):
+    retry = "/rate_service"
+
+    def name(self) -> str:
+        return "validate_rate_form"
+
+    async def validate_work_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        order = await load_order(value, dispatcher)
+        if order is None:
+            return {"work_order_id": None}
+        if order.status != "closed" or order.rating is not None:
+            response = (
+                "utter_rating_already" if order.rating is not None else "utter_rating_refused"
+            )
+            dispatcher.utter_message(
+                response=response,
+                work_order_id=order.id,
+                status=label(domain, f"status_{order.status}"),
+            )
+            # Perhaps another order is meant (the one in the slot may come from earlier in the
+            # conversation): ask again; "算了" leaves.
+            return {"work_order_id": None}
+        return {"work_order_id": order.id}
+
+    async def validate_score(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        score = read_score(value)
+        if score is None:
+            dispatcher.utter_message(response="utter_score_invalid")
+            return {"score": None}
+        return {"score": str(score)}
+
+    async def validate_rating_comment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        return {"rating_comment": "" if intent == "deny" else str(value or "")[:2000]}
+
+
+class ActionRate(BackendAction):
+    retry = "/rate_service"
+
+    def name(self) -> str:
+        return "action_rate"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order_id, score = tracker.get_slot("work_order_id"), tracker.get_slot("score")
+        done: list[EventType] = [SlotSet("score", None), SlotSet("rating_comment", None)]
+        if not order_id or score is None or tracker.get_slot("rating_comment") is None:
+            return done
+        try:
+            await client().rate(str(order_id), int(score), str(tracker.get_slot("rating_comment")))
+        except Conflict:
+            dispatcher.utter_message(response="utter_rating_already", work_order_id=order_id)
+            return done
+        dispatcher.utter_message(response="utter_rating_done", score=score)
+        if int(score) <= 2:
+            # A poor rating is followed up by a person (回访): record it where staff look.
+            comment = str(tracker.get_slot("rating_comment") or "")
+            await client().complain(
+                key=idempotency_key(tracker, "low-rating"),
+                text=f"rating {score}/5: {comment}".strip(),
+                severity="medium",
+                work_order_id=str(order_id),
+                conversation_id=tracker.sender_id,
+                channel=channel(tracker),
+            )
+            dispatcher.utter_message(response="utter_rating_low")
+        return done
