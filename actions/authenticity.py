@@ -13,7 +13,8 @@ from rasa_sdk.types import DomainDict
 from actions.common import BackendAction, BackendFormValidation, client, shown
 from actions.conversation import idempotency_key, source
 from bot.client import RateLimited
-from bot.ids import normalize_security_code
+from bot.contracts.ids import normalize_security_code
+from bot.contracts.rules import CONSUMABLE_CATEGORIES
 
 
 class ValidateAuthenticityForm(BackendFormValidation):
@@ -92,7 +93,7 @@ class ActionReportCounterfeit(BackendAction):
         report = await client().report_counterfeit(
             key=idempotency_key(tracker, "counterfeit"),
             code=tracker.get_slot("last_code_checked") or tracker.get_slot("security_code"),
-            model_code=model if category in ("toner", "ink", "drum", "battery") else None,
+            model_code=model if category in CONSUMABLE_CATEGORIES else None,
             source=source(tracker),
             conversation_id=tracker.sender_id,
             where_bought=str(where)[:500],

@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
 from actions.conversation import last_intent_among
-from bot.catalogue import normalize_model_code
 from bot.client import Invalid, NotFound
+from bot.contracts.text import normalize_model_code
 
 MAX_RELEASES = 3
 

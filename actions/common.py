@@ -52,7 +52,8 @@ from rasa_sdk.types import DomainDict
 from actions.conversation import channel
 from bot.client import NotFound, ServiceClient, Unavailable
 from bot.clock import Clock
-from bot.ids import normalize_serial
+from bot.contracts.ids import normalize_serial
+from bot.contracts.rules import CN_PHONE
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def shown(value: Any, limit: int = 24) -> str:
 
 # --- slot checks shared by several forms ---------------------------------------------------
 
-PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}")
+PHONE = re.compile(CN_PHONE)
 
 
 def read_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, TurnAction, client
 from actions.conversation import latest_intent, latest_text
-from bot.knowledge import Case
+from bot.contracts.knowledge import Case
 
 STEP_BUTTONS = "utter_diagnosis_step"
 

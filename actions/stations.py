@@ -12,7 +12,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, joined, label
 from actions.conversation import entity, last_intent_among
-from bot.stations import Station, normalize_city
+from bot.contracts.stations import Station
+from bot.contracts.text import normalize_city
 
 MAX_CARDS = 3
 # Beyond this the "nearest" station is in another city: say so instead of calling it nearby.

@@ -20,8 +20,8 @@ from actions.common import (
 )
 from actions.conversation import entity, idempotency_key
 from bot.client import Conflict, Invalid, NotFound
+from bot.contracts.warranty import Verdict
 from bot.sanbao import Policy
-from bot.warranty import Verdict
 
 # Policy questions without a product are about PCs: the state regulation is the usual subject.
 DEFAULT_CATEGORY = "laptop"

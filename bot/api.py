@@ -139,6 +139,16 @@ class Operation:
     # token and a named staff member, audited) or "desk" (a desk session).
     audience: str = "internal"
 
+    def as_handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A coroutine function for the router (it wraps other callables and hides them),
+        carrying the operation so that middlewares can read its audience."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self(request)
+
+        setattr(handle, "operation", self)  # noqa: B010
+        return handle
+
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         params: Any = None
         if self.body is not None:
@@ -208,7 +218,7 @@ class Routes:
 
     def add_to(self, app: web.Application) -> None:
         for op in self.operations:
-            app.router.add_route(op.method, op.path, op)
+            app.router.add_route(op.method, op.path, op.as_handler())
 
 
 # The status of each kind of domain error.

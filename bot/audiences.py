@@ -44,9 +44,9 @@ def bearer_matches(header: str | None, token: str | None) -> bool:
 
 def audience_of(request: web.Request) -> str:
     """The audience of the route a request matched (pages and static files are public)."""
-    handler = request.match_info.route.handler
-    if isinstance(handler, Operation):
-        return handler.audience
+    operation = getattr(request.match_info.route.handler, "operation", None)
+    if isinstance(operation, Operation):
+        return operation.audience
     if request.path.startswith("/desk/"):
         return "desk"
     if request.path.startswith("/api/"):
@@ -76,7 +76,7 @@ async def guard_audiences(request: web.Request, handler: Handler) -> web.StreamR
                 conn,
                 clock.now(),
                 staff_id,
-                "api_" + request.match_info.route.handler.handler.__name__,
+                "api_" + request.match_info.route.handler.operation.handler.__name__,
                 None,
                 {"method": request.method, "path": request.path, "staff": name},
             )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import importer, tables
 from bot.authenticity import BatchRecord, CodeRecord, insert_codes, upsert_batches
 from bot.clock import Clock
-from bot.contracts.rules import SLOTS
+from bot.contracts.rules import CONSUMABLE_CATEGORIES, SLOTS
 from bot.contracts.workorders import CreateIn, TransitionIn
 from bot.db import Database
 from bot.settings import Settings
@@ -340,7 +340,7 @@ async def seed_demo(
         consumables = {
             c: launched
             for c, (cat, launched) in models.items()
-            if cat in ("toner", "ink", "drum", "battery")
+            if cat in CONSUMABLE_CATEGORIES
         }
         batches, code_records = generate_codes(rng, consumables, codes, today, clock.to_db(now))
         await upsert_batches(conn, batches)

@@ -30,7 +30,7 @@ from bot.api import SETTINGS, ApiError, Reply, Routes
 
 log = logging.getLogger(__name__)
 
-routes = Routes("webchat")
+routes = Routes("webchat", audience="public")
 
 ALGORITHM = "HS256"
 # Tokens carry this audience so a token signed with the same secret for another purpose is

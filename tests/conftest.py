@@ -31,8 +31,10 @@ from bot.migrate import upgrade
 from bot.settings import Settings
 from tests.support.chat import WEBCHAT_ENV
 from tests.support.database import (
+    API_HEADERS,
     BACKENDS,
     POSTGRES_ADMIN_URL,
+    add_staff_user,
     fixed_clock,
     pg_admin,
     pg_url,
@@ -110,7 +112,12 @@ def clock() -> Clock:
 @pytest.fixture
 async def api(aiohttp_client: Callable[..., Any], settings: Settings, clock: Clock) -> TestClient:
     """The backend's HTTP API on a fresh seeded database."""
-    client: TestClient = await aiohttp_client(create_app(settings, clock))
+    database = Database(create_engine(settings.database_url))
+    try:
+        await add_staff_user(database)
+    finally:
+        await database.close()
+    client: TestClient = await aiohttp_client(create_app(settings, clock), headers=API_HEADERS)
     return client
 
 

@@ -22,7 +22,9 @@ from actions.common import (
 from actions.conversation import idempotency_key
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from bot.client import Conflict
-from bot.stations import SLOT_ENDS, Station
+from bot.contracts.errors import SLOT_FULL
+from bot.contracts.rules import SLOT_ENDS
+from bot.contracts.stations import Station
 
 BOOKING_SLOTS = ("repair_kind", "station_code", "booking_slot", "address", "booking_confirmed")
 
@@ -227,7 +229,7 @@ class ActionBookRepair(BackendAction):
                 channel=tracker.get_latest_input_channel(),
             )
         except Conflict as exc:
-            if exc.code == "slot_full":
+            if exc.code == SLOT_FULL:
                 dispatcher.utter_message(response="utter_slot_taken")
                 return [
                     SlotSet("booking_slot", None),

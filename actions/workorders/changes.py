@@ -14,25 +14,25 @@ from actions.conversation import history
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import load_order
 from bot.client import Conflict
-from bot.workorders import WorkOrder
+from bot.contracts.errors import NOT_CHANGEABLE, SLOT_FULL, TOO_LATE, TOO_MANY_RESCHEDULES
+from bot.contracts.rules import MAX_RESCHEDULES
+from bot.contracts.workorders import WorkOrder
 
 # Why a booking cannot be moved: the backend's refusal codes, and the reason we give.
 REFUSAL_REASONS = {
-    "too_late": "utter_reason_too_late",
-    "too_many_reschedules": "utter_reason_too_many",
-    "not_changeable": "utter_reason_not_changeable",
+    TOO_LATE: "utter_reason_too_late",
+    TOO_MANY_RESCHEDULES: "utter_reason_too_many",
+    NOT_CHANGEABLE: "utter_reason_not_changeable",
 }
-# How often a booking may be moved; the backend's rule (bot/workorders.py MAX_RESCHEDULES).
-MAX_RESCHEDULES = 3
 
 
 def refusal(order: WorkOrder) -> str:
     """The code the backend refuses to reschedule this order with (it cannot be rescheduled)."""
     if not order.can_cancel:
-        return "not_changeable"
+        return NOT_CHANGEABLE
     if order.reschedule_count >= MAX_RESCHEDULES:
-        return "too_many_reschedules"
-    return "too_late"
+        return TOO_MANY_RESCHEDULES
+    return TOO_LATE
 
 
 def refusal_reason(domain: DomainDict, code: str) -> str:
@@ -83,7 +83,7 @@ class ActionReschedule(BackendAction):
         try:
             order = await client().reschedule(str(order_id), day, start)
         except Conflict as exc:
-            if exc.code == "slot_full":
+            if exc.code == SLOT_FULL:
                 dispatcher.utter_message(response="utter_slot_taken")
                 return [SlotSet("booking_slot", None), FollowupAction("reschedule_form")]
             dispatcher.utter_message(

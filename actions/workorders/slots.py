@@ -18,20 +18,23 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, client, clock, label, shown
 from actions.dates import parse_when
-from bot.stations import Slot
+from bot.contracts.rules import slot_key, split_slot_key
+from bot.contracts.stations import Slot
 
 SLOT_CHOICES = 6
 
 
 def slot_value(day: date, start: str) -> str:
     """The `booking_slot` value of a slot: its date and start, "2026-11-21T09:00"."""
-    return f"{day.isoformat()}T{start}"
+    return slot_key(day, start)
 
 
 def split_slot(value: str) -> tuple[date, str]:
     """The date and start of a `booking_slot` value written by `slot_value`."""
-    day, _, start = value.partition("T")
-    return date.fromisoformat(day), start
+    parts = split_slot_key(value)
+    if parts is None:
+        raise ValueError(f"not a slot value: {value!r}")
+    return parts
 
 
 def slot_text(domain: DomainDict, day: Any, start: str | None, end: str | None = None) -> str:

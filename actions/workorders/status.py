@@ -14,9 +14,9 @@ from actions.common import BackendAction, BackendFormValidation, client, label, 
 from actions.conversation import channel, idempotency_key
 from actions.workorders.slots import slot_text
 from bot.client import Conflict, NotFound
-from bot.ids import normalize_serial, normalize_work_order_id
+from bot.contracts.ids import normalize_serial, normalize_work_order_id
+from bot.contracts.workorders import WorkOrder
 from bot.normalize import normalize_text
-from bot.workorders import WorkOrder
 
 
 async def load_order(value: Any, dispatcher: CollectingDispatcher) -> WorkOrder | None:

@@ -26,7 +26,7 @@ from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError, Body, Routes, json_response
 from bot.clock import Clock
 
-routes = Routes("desk")
+routes = Routes("desk", audience="desk")
 
 Role = Literal["agent", "supervisor"]
 COOKIE = "desk_session"

@@ -50,7 +50,7 @@ from bot.workorders import (
 )
 
 log = logging.getLogger(__name__)
-routes = Routes("desk")
+routes = Routes("desk", audience="desk")
 CANNED = Path(__file__).with_name("canned.yml")
 CANNED_KEY = web.AppKey("desk_canned", list[dict[str, str]])
 

@@ -19,6 +19,7 @@ from bot.app import create_app
 from bot.client import ServiceClient
 from bot.clock import Clock
 from bot.settings import Settings
+from tests.support.database import API_TOKEN
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 
@@ -35,7 +36,7 @@ async def service(
 ) -> AsyncIterator[ServiceClient]:
     """The backend on a fresh seeded database, and the actions' client pointed at it."""
     server = await aiohttp_server(create_app(settings, clock))
-    client = ServiceClient(str(server.make_url("/")), timeout=10)
+    client = ServiceClient(str(server.make_url("/")), token=API_TOKEN, timeout=10)
     common.use_client(client)
     common.use_clock(clock)
     yield client

@@ -13,7 +13,7 @@ from actions.conversation import history
 from actions.handoffs import ActionDefaultAskAffirmation, failed_just_before, last_customer_message
 from actions.workorders.changes import _customer_words
 from bot.settings import Settings
-from tests.actions.conftest import make_tracker, user_event
+from tests.support.trackers import make_tracker, user_event
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.demo import COPIED_CODE, GENUINE_CODE, UNKNOWN_CODE
 from bot.settings import Settings
 from tests.support.api import call, error_code
+from tests.support.database import API_HEADERS
 
 
 async def verify(api: TestClient, code: str, source: str = "test:1", expect: int = 200) -> Any:
@@ -92,7 +93,9 @@ async def test_guessing_unknown_codes_is_blocked(
     aiohttp_client: Any, settings: Settings, clock: Clock
 ) -> None:
     # A slow guesser stays under the per-minute limit; the unknown-code limit stops it.
-    api = await aiohttp_client(create_app(replace(settings, verify_per_minute=1000), clock))
+    api = await aiohttp_client(
+        create_app(replace(settings, verify_per_minute=1000), clock), headers=API_HEADERS
+    )
     for n in range(settings.verify_unknown_per_hour):
         await verify(api, f"{n:016d}", source="web:guesser")
     body = await verify(api, "0000000000009999", source="web:guesser", expect=429)

@@ -14,12 +14,13 @@ from bot.app import create_app
 from bot.client import Conflict, Invalid, NotFound, RateLimited, ServiceClient, Unavailable
 from bot.clock import Clock
 from bot.settings import Settings
+from tests.support.database import API_TOKEN
 
 
 @pytest.fixture
 async def client(aiohttp_server: Any, settings: Settings, clock: Clock) -> Any:
     server = await aiohttp_server(create_app(settings, clock))
-    async with ServiceClient(str(server.make_url("/")), timeout=10) as service:
+    async with ServiceClient(str(server.make_url("/")), token=API_TOKEN, timeout=10) as service:
         yield service
 
 
@@ -104,7 +105,9 @@ async def test_a_backend_that_hangs_times_out(aiohttp_server: Any) -> None:
     app = web.Application()
     app.router.add_get("/api/health", hang)
     server = await aiohttp_server(app)
-    async with ServiceClient(str(server.make_url("/")), timeout=0.3, retries=1) as service:
+    async with ServiceClient(
+        str(server.make_url("/")), token=API_TOKEN, timeout=0.3, retries=1
+    ) as service:
         with pytest.raises(Unavailable) as slow:
             await service.health()
     assert "TimeoutError" in slow.value.message

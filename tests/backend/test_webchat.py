@@ -25,6 +25,7 @@ from bot.webchat import (
     read_token,
 )
 from tests.support.api import call, error_code
+from tests.support.database import API_HEADERS
 
 SECRET = "backend-test-secret-" + "0123456789" * 3
 SESSIONS = "/api/chat/sessions"
@@ -186,6 +187,6 @@ async def test_the_page_and_its_files_are_served(chat: TestClient) -> None:
 
 
 async def test_the_session_route_is_in_the_openapi_document(chat: TestClient) -> None:
-    document = await call(chat, "GET", "/api/openapi.json", 200)
+    document = await call(chat, "GET", "/api/openapi.json", 200, headers=API_HEADERS)
     operation = document["paths"][SESSIONS]["post"]
     assert {"201", "401", "503"} <= set(operation["responses"])

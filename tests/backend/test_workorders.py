@@ -12,6 +12,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.settings import Settings
 from tests.support.api import call, error_code
+from tests.support.database import API_HEADERS
 
 SATURDAY = "2026-11-21"
 
@@ -311,10 +312,10 @@ async def test_life_cycle_repair_history_and_rating(api: TestClient) -> None:
 async def test_a_restart_loses_nothing_acknowledged(
     aiohttp_client: Any, settings: Settings, clock: Clock
 ) -> None:
-    first = await aiohttp_client(create_app(settings, clock))
+    first = await aiohttp_client(create_app(settings, clock), headers=API_HEADERS)
     order = await call(first, "POST", "/api/workorders", 201, json=booking())
     await first.close()
-    second = await aiohttp_client(create_app(settings, clock))
+    second = await aiohttp_client(create_app(settings, clock), headers=API_HEADERS)
     assert (await call(second, "GET", f"/api/workorders/{order['id']}", 200))["timeline"] == order[
         "timeline"
     ]

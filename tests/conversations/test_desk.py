@@ -25,6 +25,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.desk import feed, waiting
 from bot.settings import Settings
+from tests.support.database import API_TOKEN
 from tests.support.desk import DeskUser, create_account, next_message
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.rest import post, tracker
@@ -373,9 +374,14 @@ async def test_an_agent_books_a_repair_and_moves_it_along(
     # A desk process two days later: its work-order ids (WO20261122-…) cannot shift the ids
     # the conversation stories expect on the stack's own day.
     later = datetime.fromisoformat(FROZEN_AT) + timedelta(days=2)
-    async with session.get(f"{stack.backend_url}/api/stations?city=北京&service=drop_off") as reply:
+    internal = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with session.get(
+        f"{stack.backend_url}/api/stations?city=北京&service=drop_off", headers=internal
+    ) as reply:
         station = (await reply.json())[0]["code"]
-    async with session.get(f"{stack.backend_url}/api/stations/{station}/slots") as reply:
+    async with session.get(
+        f"{stack.backend_url}/api/stations/{station}/slots", headers=internal
+    ) as reply:
         slot = next(s for s in await reply.json() if s["free"] > 0 and s["date"] >= "2026-11-25")
     booking = {
         "kind": "drop_off",

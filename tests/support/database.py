@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.demo import seed_demo
+from bot.desk.accounts import create_account
 from bot.settings import Settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -23,6 +24,10 @@ TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
 DEVICES, CODES = 120, 600
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
+# The internal API's token in tests, and the staff member the tests act as on staff-only routes.
+API_TOKEN = "test-internal-api-token"
+STAFF_USER = "qa-staff"
+API_HEADERS = {"Authorization": f"Bearer {API_TOKEN}", "X-Staff-User": STAFF_USER}
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_ADMIN_URL else [])
 
 
@@ -31,7 +36,15 @@ def fixed_clock() -> Clock:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings.from_env({"BOT_DATABASE_URL": url})
+    return Settings.from_env({"BOT_DATABASE_URL": url, "BOT_API_TOKEN": API_TOKEN})
+
+
+async def add_staff_user(db: Database) -> None:
+    """The supervisor account the tests name in X-Staff-User."""
+    async with db.write() as conn:
+        await create_account(
+            conn, STAFF_USER, "质检员", "supervisor", "a-long-test-password", fixed_clock().now()
+        )
 
 
 async def seed(url: str) -> None:

@@ -18,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.database import API_TOKEN
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # A Friday morning; the demo data is generated around it.
@@ -70,6 +72,7 @@ class Stack:
             "BOT_DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
             "BOT_PORT": str(self.backend_port),
             "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
+            "BOT_API_TOKEN": API_TOKEN,
             "BOT_CLOCK": FROZEN_AT,
             # The stories check many codes from one address.
             "BOT_VERIFY_PER_MINUTE": "1000",
