@@ -12,7 +12,6 @@ from bot import (
     authenticity,
     catalogue,
     complaints,
-    desk,
     handoffs,
     knowledge,
     stations,
@@ -23,6 +22,7 @@ from bot import (
 from bot.api import CLOCK, DB, SETTINGS, Routes, error_middleware, json_response, openapi_document
 from bot.clock import Clock
 from bot.db import Database, create_engine
+from bot.desk import routes as desk
 from bot.settings import Settings
 
 VERSION = "0.1.0"
@@ -36,8 +36,7 @@ ROUTES: tuple[Routes, ...] = (
     complaints.routes,
     handoffs.routes,
     webchat.routes,
-    desk.accounts.routes,
-    desk.console.routes,
+    *desk.ROUTES,
 )
 
 
