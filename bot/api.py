@@ -24,10 +24,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
-
-# Transitional re-export while modules move to the contracts package.
-from bot.contracts.base import Body as Body
-from bot.contracts.base import Query as Query
 from bot.db import Database
 from bot.errors import DomainError, Invalid, Limited, NotFound, Refused, not_found
 from bot.settings import Settings

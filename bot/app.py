@@ -12,7 +12,6 @@ from bot import (
     authenticity,
     catalogue,
     complaints,
-    desk,
     handoffs,
     knowledge,
     stations,
@@ -24,6 +23,7 @@ from bot.api import CLOCK, DB, SETTINGS, Routes, error_middleware, json_response
 from bot.audiences import guard_audiences
 from bot.clock import Clock
 from bot.db import Database, create_engine
+from bot.desk import routes as desk
 from bot.settings import Settings
 
 VERSION = "0.1.0"
@@ -37,8 +37,7 @@ ROUTES: tuple[Routes, ...] = (
     complaints.routes,
     handoffs.routes,
     webchat.routes,
-    desk.accounts.routes,
-    desk.console.routes,
+    *desk.ROUTES,
 )
 
 

@@ -42,10 +42,16 @@ def bearer_matches(header: str | None, token: str | None) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def operation_of(request: web.Request) -> Operation | None:
+    """The declared operation a request matched (see `Operation.as_handler`), if any."""
+    operation = getattr(request.match_info.route.handler, "operation", None)
+    return operation if isinstance(operation, Operation) else None
+
+
 def audience_of(request: web.Request) -> str:
     """The audience of the route a request matched (pages and static files are public)."""
-    operation = getattr(request.match_info.route.handler, "operation", None)
-    if isinstance(operation, Operation):
+    operation = operation_of(request)
+    if operation is not None:
         return operation.audience
     if request.path.startswith("/desk/"):
         return "desk"
@@ -70,13 +76,14 @@ async def guard_audiences(request: web.Request, handler: Handler) -> web.StreamR
     staff_id, name = await staff_member(request)
     response = await handler(request)
     if response.status < 400:
+        operation = operation_of(request)
         clock = request.config_dict[CLOCK]
         async with request.config_dict[DB].write() as conn:
             await audit(
                 conn,
                 clock.now(),
                 staff_id,
-                "api_" + request.match_info.route.handler.operation.handler.__name__,
+                f"api_{operation.handler.__name__}" if operation else "api_call",
                 None,
                 {"method": request.method, "path": request.path, "staff": name},
             )

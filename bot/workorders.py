@@ -30,9 +30,7 @@ from bot.contracts.errors import (
     UNKNOWN_MODEL,
 )
 from bot.contracts.ids import WORK_ORDER_PREFIX, normalize_serial, normalize_work_order_id
-
-# Transitional re-export while modules move to the contracts package.
-from bot.contracts.rules import CHANGEABLE, MAX_RESCHEDULES, PHONE, SLOT_ENDS, TRANSITIONS, Status  # noqa: F401
+from bot.contracts.rules import CHANGEABLE, MAX_RESCHEDULES, SLOT_ENDS, TRANSITIONS
 from bot.contracts.workorders import (
     CancelIn,
     CreateIn,

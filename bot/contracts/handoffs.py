@@ -16,6 +16,10 @@ Reason = Literal["requested", "fallback", "complaint", "angry", "safety", "backe
 Status = Literal["waiting", "assigned", "closed"]
 
 
+# How a person's part of the conversation ended (not the catalogue's text `Resolution`).
+Resolution = Literal["resolved", "work_order", "callback", "no_reply", "duplicate", "other"]
+
+
 OPEN = ("waiting", "assigned")
 
 
@@ -43,7 +47,9 @@ class HandoffIn(Body):
 
 
 class HandoffUpdate(Body):
-    status: Status
+    status: Status = Field(description="only `closed`: the desk claims and transfers")
+    resolution: Resolution = "resolved"
+    note: str = Field("", max_length=2000)
 
 
 class Handoff(BaseModel):

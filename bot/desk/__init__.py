@@ -1,34 +1,20 @@
 """The support desk: staff take over conversations the bot hands off, and hand them back.
 
-Parts: accounts and sessions (`accounts`), the console's API and page (`console`), the live
-feed from Rasa's event broker to the agents' browsers (`feed`), Rasa's HTTP API (`rasa`) and
-the waiting-time rules (`waiting`). `setup(app)` adds the background work, the page and the
-login check to the backend; the API routes are listed in `bot.app.ROUTES`.
+Parts, one job each:
+- `accounts`: staff accounts, login sessions, CSRF, roles, the audit writer;
+- `queue`: what staff see (the lists, one conversation, the audit log) and the one rule of
+  who may see what, shared with the live push;
+- `holding`: what the holder of a conversation does (claim, reply, note, transfer, close,
+  hand back, book and move a repair); the state changes themselves are `bot.handoffs`';
+- `canned`: canned replies with the conversation's values filled in;
+- `rasa`: the desk's client of Rasa's HTTP API (pause, agent messages, resume);
+- `broker`: customer messages in from Rasa's event broker (SQL table or RabbitMQ);
+- `feed`: new activity out to the staff's websockets;
+- `page`: the desk page and its websocket;
+- `waiting`: nobody waits forever (no agent in time, or the desk is closed);
+- `loops`: starting and stopping the background loops;
+- `routes`: how all this plugs into the backend app (`ROUTES`, `setup(app)`).
+
+This file imports nothing, so `bot.handoffs` can use `accounts` and `rasa` without pulling
+in the desk's routes, which import `bot.handoffs`.
 """
-
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-
-import aiohttp
-from aiohttp import web
-
-from bot.api import SETTINGS
-from bot.desk import accounts, console, feed, waiting
-from bot.desk.rasa import RASA, Rasa
-
-
-async def _rasa_client(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    async with aiohttp.ClientSession() as session:
-        app[RASA] = Rasa(session, settings.rasa_url, settings.rasa_token)
-        app[console.CANNED_KEY] = console.load_canned()
-        yield
-
-
-def setup(app: web.Application) -> None:
-    app.middlewares.append(accounts.desk_auth)
-    app.cleanup_ctx.append(_rasa_client)
-    app.cleanup_ctx.append(feed.feed_tasks)
-    app.cleanup_ctx.append(waiting.watcher)
-    console.add_page(app)

@@ -23,8 +23,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, ApiError, Body, Routes, json_response
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes, json_response
 from bot.clock import Clock
+from bot.contracts.base import Body
 
 routes = Routes("desk", audience="desk")
 

@@ -8,13 +8,14 @@ customer last wrote from, and the transcript stays whole in the tracker.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
-from bot.api import ApiError
+from bot.api import SETTINGS, ApiError
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 LATEST = {"output_channel": "latest", "execute_side_effects": "true"}
@@ -88,6 +89,14 @@ class Rasa:
 
 
 RASA = web.AppKey("desk_rasa", Rasa)
+
+
+async def client(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session to Rasa for the app's lifetime."""
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        app[RASA] = Rasa(session, settings.rasa_url, settings.rasa_token)
+        yield
 
 
 def transcript(tracker: dict[str, Any]) -> list[dict[str, Any]]:

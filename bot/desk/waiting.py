@@ -20,8 +20,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError
 from bot.clock import Clock
-from bot.desk.feed import keep_running, pause, post, stop_all
+from bot.desk.loops import keep_running, stop_all, wait_unless_stopping
 from bot.desk.rasa import RASA
+from bot.handoffs import add_activity
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def check_once(app: web.Application) -> int:
             log.warning("desk: could not tell %s that nobody is free", row.conversation_id)
             continue
         async with app[DB].write() as conn:
-            await post(
+            await add_activity(
                 conn,
                 clock,
                 conversation=row.conversation_id,
@@ -106,7 +107,7 @@ async def check_once(app: web.Application) -> int:
 
 
 async def _watch(app: web.Application) -> None:
-    while not await pause(app, CHECK_SECONDS):
+    while not await wait_unless_stopping(app, CHECK_SECONDS):
         try:
             await check_once(app)
         except (OperationalError, DBAPIError, OSError):

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.app import create_app
+from bot.clock import Clock
+from bot.settings import Settings
 from tests.support.api import call, error_code
+from tests.support.fake_rasa import FakeRasa, ServerFactory
+
+
+@pytest.fixture
+async def api_and_rasa(
+    aiohttp_client: Callable[..., Any],
+    aiohttp_server: ServerFactory,
+    settings: Settings,
+    clock: Clock,
+) -> TestClient:
+    """The API with a stand-in for Rasa: closing a handoff resumes the conversation there."""
+    rasa = await FakeRasa.start(aiohttp_server)
+    client: TestClient = await aiohttp_client(
+        create_app(replace(settings, rasa_url=rasa.url), clock)
+    )
+    return client
 
 
 async def test_record_and_track_a_complaint(api: TestClient) -> None:
@@ -82,7 +106,8 @@ async def test_bad_complaints(api: TestClient) -> None:
     assert await error_code(api, "GET", "/api/complaints/CP1", 400) == "invalid_complaint_id"
 
 
-async def test_a_handoff_carries_its_package_and_is_opened_once(api: TestClient) -> None:
+async def test_a_handoff_carries_its_package_and_is_opened_once(api_and_rasa: TestClient) -> None:
+    api = api_and_rasa
     complaint = await call(
         api, "POST", "/api/complaints", 201, json={"text": "服务太差", "severity": "high"}
     )

@@ -1,0 +1,50 @@
+"""The desk page, its files, and the websocket that keeps a logged-in page live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+from bot.desk.accounts import session_staff
+from bot.desk.feed import HUB, Viewer
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "desk"
+
+
+async def page(_: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def to_page(_: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/desk/")
+
+
+async def socket(request: web.Request) -> web.StreamResponse:
+    """Live updates for a logged-in page. The Origin must be this server: a page of another
+    site cannot open it with the agent's cookie."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        raise web.HTTPForbidden(text="cross-site websocket refused")
+    found = await session_staff(request)
+    if found is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    viewer = Viewer(found[0], ws)
+    hub = request.app[HUB]
+    hub.viewers.add(viewer)
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT and message.data == "ping":
+                await ws.send_str("pong")
+    finally:
+        hub.viewers.discard(viewer)
+    return ws
+
+
+def add_page(app: web.Application) -> None:
+    app.router.add_get("/desk/", page)
+    app.router.add_get("/desk", to_page)
+    app.router.add_get("/desk/ws", socket)
+    app.router.add_static("/desk/static/", STATIC)

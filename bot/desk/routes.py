@@ -1,0 +1,24 @@
+"""How the desk plugs into the backend app: its API routes (`ROUTES`, listed with the rest
+in `bot.app`) and `setup(app)`, which adds the login check, the Rasa client, the canned
+replies, the background loops and the page."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.api import Routes
+from bot.desk import accounts, broker, canned, feed, holding, loops, page, queue, rasa, waiting
+
+ROUTES: tuple[Routes, ...] = (accounts.routes, queue.routes, holding.routes, canned.routes)
+
+
+def setup(app: web.Application) -> None:
+    app.middlewares.append(accounts.desk_auth)
+    app.cleanup_ctx.append(rasa.client)
+    app.cleanup_ctx.append(canned.loaded)
+    # The stop signal first: the loops after it are stopped (in reverse order) before it.
+    app.cleanup_ctx.append(loops.stop_signal)
+    app.cleanup_ctx.append(broker.reader)
+    app.cleanup_ctx.append(feed.pusher)
+    app.cleanup_ctx.append(waiting.watcher)
+    page.add_page(app)
