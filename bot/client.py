@@ -85,12 +85,16 @@ class ServiceClient:
         base_url: str,
         *,
         token: str | None = None,
+        staff: str | None = None,
         timeout: float = 5.0,
         retries: int = 1,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # The internal API's bearer token (BOT_API_TOKEN); every route but health needs it.
+        # An operator tool acting for a staff member names them for the staff-only routes.
         self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        if staff:
+            self._auth["X-Staff-User"] = staff
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retries = retries
         self._session: aiohttp.ClientSession | None = None

@@ -480,6 +480,7 @@ async def search_handoffs(request: web.Request, query: HandoffQuery) -> list[Han
     body=HandoffUpdate,
     response=Handoff,
     errors=(400, 404, 409, 502, 503),
+    audience="staff",
 )
 async def update_handoff(request: web.Request, body: HandoffUpdate) -> Handoff:
     handoff_id, clock, db = _id(request), request.config_dict[CLOCK], request.config_dict[DB]

@@ -18,8 +18,9 @@ from actions import common
 from bot.app import create_app
 from bot.client import ServiceClient
 from bot.clock import Clock
+from bot.db import Database, create_engine
 from bot.settings import Settings
-from tests.support.database import API_TOKEN
+from tests.support.database import API_TOKEN, STAFF_USER, add_staff_user
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 
@@ -35,8 +36,14 @@ async def service(
     aiohttp_server: Any, settings: Settings, clock: Clock
 ) -> AsyncIterator[ServiceClient]:
     """The backend on a fresh seeded database, and the actions' client pointed at it."""
+    database = Database(create_engine(settings.database_url))
+    try:
+        await add_staff_user(database)
+    finally:
+        await database.close()
     server = await aiohttp_server(create_app(settings, clock))
-    client = ServiceClient(str(server.make_url("/")), token=API_TOKEN, timeout=10)
+    # Tests read back what the actions wrote, some of it on staff-only routes.
+    client = ServiceClient(str(server.make_url("/")), token=API_TOKEN, staff=STAFF_USER, timeout=10)
     common.use_client(client)
     common.use_clock(clock)
     yield client

@@ -22,6 +22,7 @@ from bot.db import Database
 from bot.desk.accounts import COOKIE, CSRF_HEADER, Role, create_account
 from bot.desk.broker import record_event
 from bot.settings import Settings
+from tests.support.database import API_HEADERS, add_staff_user
 from tests.support.fake_rasa import Call, FakeRasa, ServerFactory
 
 PASSWORD = "desk-test-password"
@@ -80,7 +81,10 @@ async def backend(
     """The backend with the desk, talking to the fake Rasa; cookies are sent by hand, so
     several staff members can use one client."""
     app = create_app(replace(settings, rasa_url=rasa.url), clock)
-    client: TestClient = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
+    # The internal token opens the internal API (the handoff action's calls), never the desk.
+    client: TestClient = await aiohttp_client(
+        app, cookie_jar=aiohttp.DummyCookieJar(), headers=API_HEADERS
+    )
     return client
 
 
@@ -88,6 +92,7 @@ async def backend(
 async def staff(backend: TestClient, db: Database, clock: Clock) -> dict[str, Staffer]:
     """张敏 and 李强 (agents) and 王芳 (supervisor), logged in; made as `python -m bot
     desk-user` makes them."""
+    await add_staff_user(db)
     async with db.write() as conn:
         for username, (name, role) in STAFF.items():
             await create_account(conn, username, name, role, PASSWORD, Clock.to_db(clock.now()))

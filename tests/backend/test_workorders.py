@@ -234,7 +234,8 @@ async def test_a_booking_starting_within_the_hour_cannot_be_moved(
     from tests.support.database import TZ
 
     later = await aiohttp_client(
-        create_app(settings, Clock(TZ, fixed=datetime(2026, 11, 20, 13, 0, tzinfo=TZ)))
+        create_app(settings, Clock(TZ, fixed=datetime(2026, 11, 20, 13, 0, tzinfo=TZ))),
+        headers=API_HEADERS,
     )
     body = await call(later, "GET", f"/api/workorders/{order['id']}", 200)
     assert body["can_reschedule"] is False and body["can_cancel"] is True
