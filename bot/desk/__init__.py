@@ -27,7 +27,7 @@ async def _rasa_client(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    app.middlewares.append(accounts.desk_auth)
+    accounts.setup(app)
     app.cleanup_ctx.append(_rasa_client)
     app.cleanup_ctx.append(feed.feed_tasks)
     app.cleanup_ctx.append(waiting.watcher)
