@@ -55,7 +55,11 @@ def test_rasa_gets_its_token_from_the_environment_and_listens_on_loopback() -> N
 
 
 def test_settings_open_rasa_and_name_the_chat_pages_origin() -> None:
-    env = {"RASA_TOKEN": TOKEN, "RASA_HOST": "0.0.0.0", "BOT_PUBLIC_URL": "https://Chat.example.com/"}
+    env = {
+        "RASA_TOKEN": TOKEN,
+        "RASA_HOST": "0.0.0.0",
+        "BOT_PUBLIC_URL": "https://Chat.example.com/",
+    }
     argv = rasa_argv(["--enable-api"], env)
     assert argv[argv.index("--interface") + 1] == "0.0.0.0"
     assert argv[argv.index("--cors") + 1 : argv.index("--auth-token")] == [
