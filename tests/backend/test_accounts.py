@@ -233,6 +233,7 @@ async def test_desk_responses_carry_a_content_security_policy(desk: TestClient) 
             csp = reply.headers["Content-Security-Policy"]
             assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
             assert "unsafe-inline" not in csp
+            assert f"connect-src 'self' ws://{desk.host}:{desk.port} " in csp
             assert reply.headers["X-Frame-Options"] == "DENY"
     # The chat page keeps its own policy: manufacturers frame it.
     async with desk.get("/") as reply:
