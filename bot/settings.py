@@ -27,6 +27,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get(name) or "")
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
 def _positive(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
@@ -154,7 +161,7 @@ class Settings:
             in ("1", "true", "yes"),
             public_url=_url(env, "BOT_PUBLIC_URL"),
             redis_url=_redis_url(env, "BOT_REDIS_URL"),
-            trusted_proxies=parse_networks(env.get("BOT_TRUSTED_PROXIES") or ""),
+            trusted_proxies=_networks(env, "BOT_TRUSTED_PROXIES"),
             retention_work_orders_days=_positive(env, "BOT_RETENTION_WORK_ORDERS_DAYS", 3 * 365),
             retention_transcripts_days=_positive(env, "BOT_RETENTION_TRANSCRIPTS_DAYS", 180),
             tracker_db_url=env.get("BOT_TRACKER_DB_URL") or f"sqlite:///{data_dir / 'rasa.db'}",
