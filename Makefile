@@ -39,24 +39,30 @@ train: nlu-data ## train the Rasa model (skipped when nothing changed)
 validate: nlu-data ## check the training data and domain for inconsistencies
 	scripts/validate.sh
 
-# Random secrets for the embedded mode (web-chat tokens, Rasa's HTTP API), made once and kept in
-# var/; a value set in .env or the environment wins. Scale-out sets them in the environment.
+# Random secrets for the embedded mode, made once and kept in var/secrets.env, one NAME=value
+# line each; a name added to this list is appended on the next run, existing values stay. A
+# value set in .env or the environment wins. Scale-out sets them in the environment.
 SECRETS := var/secrets.env
-$(SECRETS):
+SECRET_NAMES := CHAT_SECRET RASA_TOKEN ACTIONS_TOKEN
+secrets: ## make the missing secrets of var/secrets.env (web chat, Rasa API, action server)
 	@mkdir -p var
-	@umask 077 && $(PY310) -c 'import secrets; print("# made by make run; set your own in .env"); [print(f"{n}={secrets.token_hex(32)}") for n in ("CHAT_SECRET", "RASA_TOKEN")]' > $@
+	@umask 077; test -s $(SECRETS) || echo "# made by make run; set your own in .env" > $(SECRETS)
+	@for name in $(SECRET_NAMES); do \
+	  grep -q "^$$name=" $(SECRETS) || \
+	    echo "$$name=$$($(PY310) -c 'import secrets; print(secrets.token_hex(32))')" >> $(SECRETS); \
+	done
 
-run: train $(SECRETS) ## start every part of the system on embedded defaults
-	@echo "Assistant (REST): POST http://127.0.0.1:5005/webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"你好\"}"
+run: train secrets ## start every part of the system on embedded defaults (loopback only)
+	@echo "Assistant (REST): POST http://$${RASA_HOST:-127.0.0.1}:5005/webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"你好\"}"
 	@echo "Backend API:      http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/api/health  (OpenAPI: /api/openapi.json)"
-	@echo "Action server:    http://127.0.0.1:5055/health"
+	@echo "Action server:    http://$${ACTIONS_HOST:-127.0.0.1}:5055/health  (Rasa only: Bearer ACTIONS_TOKEN)"
 	@echo "Web chat page:    http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/  (embed: <script src=\".../chat/widget.js\" async></script>)"
 	@echo "Support desk:     http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/desk/  (accounts: $(PY) -m bot desk-user NAME --name 张敏 --role agent|supervisor)"
 	# The Procfile names rasa and python: the ones of this virtual environment.
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -e $(SECRETS),.env
 
-shell: train ## chat with the assistant in this terminal (starts the backend and actions too)
-	@scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml
+shell: train secrets ## chat with the assistant in this terminal (starts the backend and actions too)
+	@$(BIN)/honcho run -e $(SECRETS),.env scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml
 
 set-webhook: install ## Telegram webhook mode: register TELEGRAM_WEBHOOK_URL and the secret (.env)
 	$(BIN)/honcho run -e .env $(PY) scripts/telegram_cli.py set-webhook
@@ -93,4 +99,4 @@ bench-desk: train ## p50/p95 delivery customer → desk and agent → customer o
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk clean
+.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk clean

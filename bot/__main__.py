@@ -16,7 +16,7 @@ import yaml
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot import tables
+from bot import privacy, tables
 from bot.api import openapi_document
 from bot.app import ROUTES, VERSION, create_app
 from bot.clock import Clock
@@ -213,6 +213,53 @@ def cmd_desk_user(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def _operator() -> str:
+    """Who runs an admin command, for the audit log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cmd_privacy(settings: Settings, args: argparse.Namespace) -> int:
+    """Export, erase (by phone) or purge (by retention) customers' personal data; audited."""
+    clock = settings.clock()
+
+    async def work(db: Database) -> int:
+        async with privacy.open_stores(
+            db, settings.tracker_db_url, settings.desk_events_url
+        ) as stores:
+            for note in stores.notes:
+                print(f"privacy: {note}", file=sys.stderr)
+            if args.action == "export":
+                held = await privacy.export(stores, args.phone, clock.now(), _operator())
+                print(json.dumps(held, ensure_ascii=False, indent=2, default=str))
+                return 0
+            if args.action == "erase":
+                counts = await privacy.erase(stores, args.phone, clock.now(), _operator())
+            else:
+                retention = privacy.Retention(
+                    settings.retention_work_orders_days, settings.retention_transcripts_days
+                )
+                counts = await privacy.purge(
+                    stores, retention, clock.now(), privacy.wall_clock(), _operator()
+                )
+        print(json.dumps(counts, ensure_ascii=False, indent=2))
+        if counts.get("open_work_orders"):
+            print(
+                f"privacy: {counts['open_work_orders']} work order(s) were still open and have "
+                "lost their contact details; tell the station",
+                file=sys.stderr,
+            )
+        return 0
+
+    try:
+        return asyncio.run(_with_db(settings, work))
+    except privacy.NotAPhone as exc:
+        print(f"privacy: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--name", help="name shown to customers, e.g. 张敏")
     user.add_argument("--role", choices=["agent", "supervisor"], default="agent")
     user.set_defaults(run=cmd_desk_user)
+    data = sub.add_parser(
+        "privacy", help="customers' personal data: export or erase by phone, apply retention"
+    )
+    actions = data.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("export", "print as JSON everything held about the customer with this phone"),
+        ("erase", "anonymise the customer's records and delete their conversations"),
+    ):
+        one = actions.add_parser(name, help=text)
+        one.add_argument("--phone", required=True, help="the customer's phone number")
+    actions.add_parser(
+        "purge",
+        help="apply BOT_RETENTION_WORK_ORDERS_DAYS and BOT_RETENTION_TRANSCRIPTS_DAYS",
+    )
+    data.set_defaults(run=cmd_privacy)
     nlu = sub.add_parser("nlu-data", help="write the NLU's user dictionary and lookup tables")
     nlu.add_argument("--dictionary", default="var/nlu/dictionary")
     nlu.add_argument("--lookups", default="data/nlu/generated/lookups.yml")

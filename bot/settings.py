@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
+from bot.throttle import Network, parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
@@ -26,6 +27,20 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get(name) or "")
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _url(env: dict[str, str], name: str) -> str | None:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -34,6 +49,13 @@ def _url(env: dict[str, str], name: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{name} must be an http(s) URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _redis_url(env: dict[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if raw and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+    return raw or None
 
 
 def _moment(env: dict[str, str], name: str, tz: ZoneInfo) -> datetime | None:
@@ -96,6 +118,20 @@ class Settings:
     desk_session_hours: int = 12
     # Set when the desk is served over HTTPS, so the login cookie never travels in clear.
     desk_cookie_secure: bool = False
+    # The address customers and staff open (scheme, host, port): the desk's login accepts
+    # this Origin besides its own host, and Rasa's CORS admits the chat page from it (see
+    # scripts/rasa_server.py). None: http://127.0.0.1:PORT and http://localhost:PORT.
+    public_url: str | None = None
+    # Shared counters of the desk login's back-off when several backend processes run; None:
+    # in this process's memory (one backend, as `make run`).
+    redis_url: str | None = field(default=None, repr=False)
+    # Proxies whose X-Forwarded-For is believed; any other peer is the client itself.
+    trusted_proxies: tuple[Network, ...] = ()
+    # Personal-data lifecycle (bot/privacy.py): how long personal fields of finished work
+    # orders, and conversation transcripts, are kept; and where Rasa keeps the transcripts.
+    retention_work_orders_days: int = 3 * 365
+    retention_transcripts_days: int = 180
+    tracker_db_url: str = "sqlite:///var/rasa.db"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -127,7 +163,21 @@ class Settings:
             desk_session_hours=_int(env, "BOT_DESK_SESSION_HOURS", 12),
             desk_cookie_secure=env.get("BOT_DESK_COOKIE_SECURE", "").lower()
             in ("1", "true", "yes"),
+            public_url=_url(env, "BOT_PUBLIC_URL"),
+            redis_url=_redis_url(env, "BOT_REDIS_URL"),
+            trusted_proxies=_networks(env, "BOT_TRUSTED_PROXIES"),
+            retention_work_orders_days=_positive(env, "BOT_RETENTION_WORK_ORDERS_DAYS", 3 * 365),
+            retention_transcripts_days=_positive(env, "BOT_RETENTION_TRANSCRIPTS_DAYS", 180),
+            tracker_db_url=env.get("BOT_TRACKER_DB_URL") or f"sqlite:///{data_dir / 'rasa.db'}",
         )
+
+    @property
+    def public_origins(self) -> tuple[str, ...]:
+        """Origins (scheme://host:port) the chat page and the desk are opened from."""
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            return (f"{parts.scheme}://{parts.netloc}".lower(),)
+        return (f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}")
 
     def clock(self) -> Clock:
         return Clock(self.timezone, fixed=self.frozen_at)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run a command with the backend and the action server up; both stop when it ends.
+# The action server needs ACTIONS_TOKEN in the environment (make shell loads var/secrets.env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
 .venv/bin/python -m bot serve > var/backend.log 2>&1 &
 backend=$!
-.venv/bin/rasa run actions --actions actions --port 5055 > var/actions.log 2>&1 &
+.venv/bin/python scripts/action_server.py --actions actions --port 5055 > var/actions.log 2>&1 &
 actions=$!
 trap 'kill $backend $actions 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do

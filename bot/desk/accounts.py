@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
+import math
+import re
 import secrets
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -26,7 +31,17 @@ from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes, json_response
 from bot.clock import Clock
 from bot.contracts.base import Body
+from bot.throttle import (
+    Backoff,
+    Counters,
+    CountersUnavailable,
+    Gate,
+    client_address,
+    open_counters,
+    retry_after_header,
+)
 
+log = logging.getLogger(__name__)
 routes = Routes("desk", audience="desk")
 
 Role = Literal["agent", "supervisor"]
@@ -131,8 +146,17 @@ def current(request: web.Request) -> Staff:
 async def desk_auth(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every /desk/api/ call needs a session; every change also needs the CSRF token."""
-    if not request.path.startswith("/desk/api/") or request.path == "/desk/api/login":
+    """Every /desk/api/ call needs a session; every change also needs the CSRF token.
+
+    The login itself takes only JSON from the desk's own origin: a form or a text/plain body
+    from another site (login CSRF, which would log an agent into an attacker's account) is
+    refused before anything is read.
+    """
+    if request.path == LOGIN_PATH:
+        if request.method == "POST":
+            _check_login_request(request)
+        return await handler(request)
+    if not request.path.startswith("/desk/api/"):
         return await handler(request)
     found = await session_staff(request)
     if found is None:
@@ -147,28 +171,79 @@ async def desk_auth(
     return await handler(request)
 
 
+LOGIN_PATH = "/desk/api/login"
+
+
+def _origin_of(request: web.Request) -> str | None:
+    """Who sent this request, by `Origin` or else the `Referer`'s origin; None: neither."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = request.headers.get("Referer")
+        if referer is None:
+            return None
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    return origin.strip().lower()
+
+
+def _check_login_request(request: web.Request) -> None:
+    if request.content_type != "application/json":
+        raise ApiError(
+            415, "unsupported_media_type", "the login takes a JSON body (application/json)"
+        )
+    origin = _origin_of(request)
+    # A browser always sends Origin with a cross-site POST (a "null" one from a sandbox or a
+    # privacy setting, which is refused here); a request with neither header is not a page of
+    # another site but a program, which the JSON-only rule and the back-off already limit.
+    if origin is None:
+        return
+    settings = request.config_dict[SETTINGS]
+    if urlsplit(origin).netloc != request.host.lower() and origin not in settings.public_origins:
+        raise ApiError(403, "cross_origin", "the login is accepted only from the desk's own page")
+
+
 class LoginIn(Body):
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=200)
 
 
-# Password guessing: after this many failures for one name in the window, wait it out.
-MAX_FAILED_LOGINS = 5
-FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+# Password guessing. Every gate counts attempts (a right password gives its attempt back), so a
+# burst of parallel guesses is counted before any of them is checked.
+# - One account from one client: five tries, then a wait that doubles from 2 s to 15 minutes.
+#   It stops a guesser, and only that client: the owner elsewhere logs in as usual.
+# - One client, any accounts: twenty tries, then the same doubling (password spraying).
+# - One account, every client: from ten tries within a quarter of an hour each attempt, right
+#   or wrong, is slowed by a quarter second doubling to at most 2 s: never refused, so a
+#   botnet cannot use it to lock the owner out.
+PER_ACCOUNT_AND_CLIENT = Backoff(free=5, first=2.0, longest=900.0, forget=24 * 3600.0)
+PER_CLIENT = Backoff(free=20, first=2.0, longest=900.0, forget=24 * 3600.0)
+PER_ACCOUNT = Backoff(free=10, first=0.25, longest=2.0, forget=900.0)
 
 
-async def _refuse_guessing(conn: AsyncConnection, now: datetime, username: str) -> None:
-    d = tables.desk_audit
-    rows = await conn.execute(
-        select(d.c.detail).where(
-            d.c.action == "login_failed", d.c.at > Clock.to_db(now - FAILED_LOGIN_WINDOW)
-        )
-    )
-    failures = sum(1 for r in rows if (r.detail or {}).get("username") == username)
-    if failures >= MAX_FAILED_LOGINS:
-        raise ApiError(
-            429, "too_many_attempts", "too many wrong passwords; try again in 15 minutes"
-        )
+@dataclass
+class LoginGuard:
+    counters: Counters
+    # Wall-clock time, never the service's business clock: BOT_CLOCK may freeze that one.
+    now: Callable[[], float] = time.time
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+LOGIN_GUARD = web.AppKey("desk_login_guard", LoginGuard)
+
+
+async def _login_guard(app: web.Application) -> AsyncIterator[None]:
+    guard = LoginGuard(open_counters(app[SETTINGS].redis_url))
+    app[LOGIN_GUARD] = guard
+    yield
+    await guard.counters.close()
+
+
+def _gates(username: str, client: str) -> tuple[list[Gate], list[Gate]]:
+    hard = [
+        Gate(f"login:account-client:{username}|{client}", PER_ACCOUNT_AND_CLIENT),
+        Gate(f"login:client:{client}", PER_CLIENT),
+    ]
+    return hard, [Gate(f"login:account:{username}", PER_ACCOUNT)]
 
 
 class Me(BaseModel):
@@ -179,13 +254,39 @@ class Me(BaseModel):
     csrf_token: str
 
 
-@routes.post("/desk/api/login", summary="Log in to the desk", body=LoginIn, response=Me)
+@routes.post(
+    "/desk/api/login",
+    summary="Log in to the desk (JSON body, same-origin only)",
+    body=LoginIn,
+    response=Me,
+    errors=(401, 403, 415, 429, 503),
+)
 async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
+    guard = request.config_dict[LOGIN_GUARD]
+    client = client_address(request, settings.trusted_proxies)
+    hard, soft = _gates(body.username, client)
+    try:
+        verdict = await guard.counters.attempt(hard, soft, guard.now())
+    except CountersUnavailable as exc:
+        log.error("desk login refused: %s", exc)
+        raise ApiError(503, "unavailable", "login is unavailable; try again shortly") from exc
+    if verdict.retry_after > 0:
+        # Not checked, so a guesser cannot tell whether this one was right.
+        wait = math.ceil(verdict.retry_after)
+        refused = ApiError(
+            429,
+            "too_many_attempts",
+            f"too many wrong passwords from this place; try again in {wait} seconds",
+            extra={"retry_after": wait},
+        ).response()
+        refused.headers.update(retry_after_header(verdict.retry_after))
+        return refused
+    if verdict.delay > 0:
+        await guard.sleep(verdict.delay)
     st = tables.staff
     now = clock.now()
     async with request.config_dict[DB].read() as conn:
-        await _refuse_guessing(conn, now, body.username)
         row = (
             await conn.execute(
                 select(st).where(st.c.username == body.username, st.c.active.is_(True))
@@ -198,7 +299,9 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with request.config_dict[DB].write() as conn:
         if not valid:
-            await audit(conn, now, None, "login_failed", None, {"username": body.username})
+            await audit(
+                conn, now, None, "login_failed", None, {"username": body.username, "client": client}
+            )
         else:
             await conn.execute(
                 tables.staff_sessions.insert().values(
@@ -209,7 +312,14 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
                     expires_at=clock.to_db(now + timedelta(hours=settings.desk_session_hours)),
                 )
             )
-            await audit(conn, now, row.id, "login", None, {})
+            await audit(conn, now, row.id, "login", None, {"client": client})
+    if valid:
+        try:
+            await guard.counters.forgive(
+                reset=[hard[0].key], undo=[gate.key for gate in (*hard[1:], *soft)]
+            )
+        except CountersUnavailable as exc:
+            log.warning("desk login: could not forgive a good attempt: %s", exc)
     if row is None or not valid:
         raise ApiError(401, "bad_credentials", "wrong user name or password")
     me = Me(
@@ -306,3 +416,34 @@ async def audit(
             at=Clock.to_db(now),
         )
     )
+
+
+# What the desk's pages may do: load their own script and style, talk to their own server
+# (API and websocket), nothing inline, no framing (clickjacking), no form posting anywhere.
+# The websocket's origin is named besides 'self', which older browsers do not extend to ws:.
+DESK_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self' ws://{host} wss://{host}; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+DESK_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+async def _desk_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path == "/desk" or request.path.startswith("/desk/"):
+        host = re.sub(r"[^A-Za-z0-9.:\[\]-]", "", request.host)
+        response.headers.setdefault("Content-Security-Policy", DESK_CSP.format(host=host))
+        for name, value in DESK_HEADERS.items():
+            response.headers.setdefault(name, value)
+
+
+def setup(app: web.Application) -> None:
+    """The login check and guard, and the security headers of every desk response."""
+    app.middlewares.append(desk_auth)
+    app.cleanup_ctx.append(_login_guard)
+    # aiohttp 3.9 types this signal's handlers wrongly; the call matches its documentation.
+    app.on_response_prepare.append(_desk_headers)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ ROUTES: tuple[Routes, ...] = (accounts.routes, queue.routes, holding.routes, can
 
 
 def setup(app: web.Application) -> None:
-    app.middlewares.append(accounts.desk_auth)
+    accounts.setup(app)
     app.cleanup_ctx.append(rasa.client)
     app.cleanup_ctx.append(canned.loaded)
     # The stop signal first: the loops after it are stopped (in reverse order) before it.

@@ -9,6 +9,7 @@ drift with the calendar.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -63,6 +64,8 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     # Settings of channels and the desk that a test needs on every process of the stack.
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Rasa sends it to the action server (endpoints), as `make run` does from var/secrets.env.
+    actions_token: str = field(default_factory=lambda: secrets.token_hex(32))
 
     @property
     def env(self) -> dict[str, str]:
@@ -82,6 +85,9 @@ class Stack:
             # The desk reads this stack's Rasa and its event table.
             "BOT_RASA_URL": self.rasa_url,
             "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
+            "ACTIONS_TOKEN": self.actions_token,
+            # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
+            "RASA_TOKEN": "",
         } | self.extra_env
 
     @property
@@ -103,6 +109,7 @@ class Stack:
         path = self.workdir / "endpoints.yml"
         path.write_text(
             f'action_endpoint:\n  url: "{self.action_url}"\n'
+            "  headers:\n    Authorization: Bearer ${ACTIONS_TOKEN}\n"
             f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n'
             f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{self.events_db}"\n',
             encoding="utf-8",
@@ -156,9 +163,8 @@ class Stack:
             self._start(
                 "actions",
                 [
-                    str(BIN / "rasa"),
-                    "run",
-                    "actions",
+                    str(BIN / "python"),
+                    "scripts/action_server.py",
                     "--actions",
                     "actions",
                     "--port",
@@ -183,12 +189,11 @@ class Stack:
         self._start(
             f"rasa-{port}",
             [
-                str(BIN / "rasa"),
-                "run",
+                # As `make run` (the Procfile): loopback, CORS for the chat page's origin (the
+                # backend's port), secrets from the environment only.
+                str(BIN / "python"),
+                "scripts/rasa_server.py",
                 "--enable-api",
-                # As `make run`: the web chat page (backend port) calls Rasa's port.
-                "--cors",
-                "*",
                 "--model",
                 str(latest_model()),
                 "--port",

@@ -1,0 +1,91 @@
+"""Start Rasa's server (`rasa run OPTIONS`) as `make run` wants it exposed.
+
+    python scripts/rasa_server.py --model models --port 5005 --enable-api ...
+
+- The HTTP API token comes from `RASA_TOKEN` in the environment and is handed to Rasa's own
+  command-line parser inside this process, so `ps` and /proc/PID/cmdline (readable by every
+  user of the machine) show only the options above, never the token.
+- Rasa listens on `RASA_HOST`, by default 127.0.0.1: its HTTP API is for the backend, the
+  page's socket finds it on the same machine. Set `RASA_HOST=0.0.0.0` (or an address) to
+  serve other machines, e.g. behind a load balancer.
+- CORS admits only the chat page's own origin: `BOT_PUBLIC_URL`, or by default
+  http://127.0.0.1:BOT_PORT and http://localhost:BOT_PORT.
+
+Options given on the command line win for the interface and CORS; a token given there is
+refused. With the API on and no token, Rasa may only listen on loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.settings import Settings
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class Refused(Exception):
+    """The options would expose a secret or an unauthenticated API."""
+
+
+def _given(args: Sequence[str], *names: str) -> bool:
+    return any(a in names or a.split("=", 1)[0] in names for a in args)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _option(args: Sequence[str], *names: str) -> str | None:
+    for i, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name in names:
+            return value or (args[i + 1] if i + 1 < len(args) else None)
+    return None
+
+
+def rasa_argv(args: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The full `rasa run` command line for Rasa's parser (never for a new process)."""
+    if _given(args, "--auth-token"):
+        raise Refused("pass the API token as RASA_TOKEN in the environment, not as an option")
+    argv = ["rasa", "run", *args]
+    host = _option(args, "-i", "--interface")
+    if host is None:
+        host = env.get("RASA_HOST") or DEFAULT_HOST
+        argv += ["--interface", host]
+    if not _given(args, "--cors"):
+        argv += ["--cors", *Settings.from_env(dict(env)).public_origins]
+    token = env.get("RASA_TOKEN") or ""
+    if token:
+        argv += ["--auth-token", token]
+    elif _given(args, "--enable-api") and not _loopback(host):
+        raise Refused(
+            f"Rasa's HTTP API on {host} without RASA_TOKEN would let anyone drive any "
+            "conversation: set RASA_TOKEN (make run makes one in var/secrets.env)"
+        )
+    return argv
+
+
+def main() -> None:
+    try:
+        sys.argv = rasa_argv(sys.argv[1:], os.environ)
+    except Refused as exc:
+        sys.exit(f"rasa_server: {exc}")
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
