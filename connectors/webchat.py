@@ -2,11 +2,12 @@
 
 Rasa's `SocketIOInput` lets the client choose its `session_id`, so anyone who learns or guesses
 an id can join that conversation and read the bot's answers. Here the socket must connect with
-`auth: {"token": …}` from the backend's `POST /api/chat/sessions` (`bot/webchat.py`); the
-conversation is the token's subject, fixed for the life of the socket. A `session_id` sent by
-the client is only compared with it and refused when it differs. The socket joins a room named
-after the conversation, so every tab of the same customer and the bot's later messages (an
-agent's reply pushed with `output_channel=latest`) reach the open page.
+`auth: {"token": …}` from the backend's `POST /api/chat/sessions` (`bot/webchat.py`; both sides
+check tokens with `bot/contracts/chat_tokens.py`); the conversation is the token's subject,
+fixed for the life of the socket. A `session_id` sent by the client is only compared with it
+and refused when it differs. The socket joins a room named after the conversation, so every
+tab of the same customer and the bot's later messages (an agent's reply pushed with
+`output_channel=latest`) reach the open page.
 
 Protocol (socket.io, path `/socket.io`):
 - client → `user_uttered` `{"message": str, "message_id"?: str, "metadata"?: {"display": str}}`;
@@ -38,7 +39,13 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot.webchat import ChatNotConfigured, TokenRejected, bearer, check_secret, read_token
+from bot.contracts.chat_tokens import (
+    ChatNotConfigured,
+    TokenRejected,
+    bearer,
+    check_secret,
+    read_token,
+)
 from connectors.guard import EMPTY, domain_text, handle_guarded
 from connectors.rest import replies_to
 
