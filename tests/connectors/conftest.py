@@ -12,7 +12,7 @@ model, no action server: each test runs in well under a second.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +88,22 @@ def _free_port() -> int:
 Serve = Callable[[InputChannel, StandInAgent], Awaitable[str]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sanic_test_mode() -> Iterator[None]:
+    """Lets one process start many Sanic apps, as sanic-testing does.
+
+    configure_app names every app "rasa_core_no_api", which Sanic refuses twice outside test
+    mode; and the first start rewrites some of Sanic's methods in place (TouchUp), so a later
+    start outside test mode, which re-reads their source, fails. Hence for the whole session.
+    """
+    Sanic.test_mode = True
+    yield
+    Sanic.test_mode = False
+
+
 @pytest.fixture
-async def serve(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Serve]:
+async def serve() -> AsyncIterator[Serve]:
     """Starts `channel` with `agent` on a loopback port; returns the server's base URL."""
-    # configure_app names every app "rasa_core_no_api"; Sanic refuses a name twice otherwise.
-    monkeypatch.setattr(Sanic, "test_mode", True)
     servers: list[Any] = []
 
     async def start(channel: InputChannel, agent: StandInAgent) -> str:
