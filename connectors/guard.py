@@ -2,8 +2,9 @@
 
 When the action server is down, an action raises, or a turn takes too long, Rasa logs
 "actions events are lost" and sends nothing. Every channel of this project hands its messages
-to Rasa through `handle_guarded`, which counts what went out and, if nothing did (and the
-conversation is not paused for a human agent), sends the apology from the domain.
+to Rasa through `Guard.handle`, which counts what went out and, if nothing did (and the
+conversation is not paused for a human agent), sends the apology from the domain. A request a
+channel cannot take gets an answer too: `error_response`, a JSON error, never a crash.
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from sanic import response
+from sanic.response import HTTPResponse
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "utter_service_unavailable"
 EMPTY = "utter_empty_message"
-
-
-def reply_timeout() -> float:
-    """Seconds a customer waits before we apologise; the turn itself goes on in the background."""
-    return float(os.environ.get("CHANNEL_REPLY_TIMEOUT", "20"))
+DEFAULT_REPLY_TIMEOUT = 20.0
 
 
 class CountingOutputChannel(OutputChannel):
@@ -55,21 +55,46 @@ async def is_paused(agent: Agent, sender_id: str) -> bool:
     return bool(tracker and tracker.is_paused())
 
 
-async def handle_guarded(
-    agent: Agent,
-    on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    message: UserMessage,
-) -> None:
-    """Process a message; if nothing was sent back, apologise (unless a person has it)."""
-    counter = CountingOutputChannel(message.output_channel)
-    message.output_channel = counter
-    # Shielded: a slow turn keeps running after we answered, so its events are not lost.
-    turn = asyncio.ensure_future(on_new_message(message))
-    try:
-        await asyncio.wait_for(asyncio.shield(turn), timeout=reply_timeout())
-    except asyncio.TimeoutError:
-        log.warning("no reply within %.0f s for %s", reply_timeout(), message.sender_id)
-    except Exception:
-        log.exception("processing a message of %s failed", message.sender_id)
-    if counter.sent == 0 and not await is_paused(agent, message.sender_id):
-        await counter.inner.send_text_message(message.sender_id, domain_text(agent, APOLOGY))
+@dataclass(frozen=True)
+class Guard:
+    """The reply guard with its setting, read once when a channel is built."""
+
+    # Seconds a customer waits before we apologise; the turn itself goes on in the background.
+    reply_timeout: float = DEFAULT_REPLY_TIMEOUT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Guard:
+        env = os.environ if env is None else env
+        raw = env.get("CHANNEL_REPLY_TIMEOUT") or str(DEFAULT_REPLY_TIMEOUT)
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = 0.0
+        if not seconds > 0:
+            raise ValueError(f"CHANNEL_REPLY_TIMEOUT must be a number of seconds, not {raw!r}")
+        return cls(reply_timeout=seconds)
+
+    async def handle(
+        self,
+        agent: Agent,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message: UserMessage,
+    ) -> None:
+        """Process a message; if nothing was sent back, apologise (unless a person has it)."""
+        counter = CountingOutputChannel(message.output_channel)
+        message.output_channel = counter
+        # Shielded: a slow turn keeps running after we answered, so its events are not lost.
+        turn = asyncio.ensure_future(on_new_message(message))
+        try:
+            await asyncio.wait_for(asyncio.shield(turn), timeout=self.reply_timeout)
+        except asyncio.TimeoutError:
+            log.warning("no reply within %.0f s for %s", self.reply_timeout, message.sender_id)
+        except Exception:
+            log.exception("processing a message of %s failed", message.sender_id)
+        if counter.sent == 0 and not await is_paused(agent, message.sender_id):
+            await counter.inner.send_text_message(message.sender_id, domain_text(agent, APOLOGY))
+
+
+def error_response(status: int, code: str, message: str) -> HTTPResponse:
+    """A refused request, in the shape of the backend's errors: `{"error": {code, message}}`."""
+    return response.json({"error": {"code": code, "message": message}}, status=status)

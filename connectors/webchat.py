@@ -2,11 +2,12 @@
 
 Rasa's `SocketIOInput` lets the client choose its `session_id`, so anyone who learns or guesses
 an id can join that conversation and read the bot's answers. Here the socket must connect with
-`auth: {"token": …}` from the backend's `POST /api/chat/sessions` (`bot/webchat.py`); the
-conversation is the token's subject, fixed for the life of the socket. A `session_id` sent by
-the client is only compared with it and refused when it differs. The socket joins a room named
-after the conversation, so every tab of the same customer and the bot's later messages (an
-agent's reply pushed with `output_channel=latest`) reach the open page.
+`auth: {"token": …}` from the backend's `POST /api/chat/sessions` (`bot/webchat.py`; both sides
+check tokens with `bot/contracts/chat_tokens.py`); the conversation is the token's subject,
+fixed for the life of the socket. A `session_id` sent by the client is only compared with it
+and refused when it differs. The socket joins a room named after the conversation, so every
+tab of the same customer and the bot's later messages (an agent's reply pushed with
+`output_channel=latest`) reach the open page.
 
 Protocol (socket.io, path `/socket.io`):
 - client → `user_uttered` `{"message": str, "message_id"?: str, "metadata"?: {"display": str}}`;
@@ -15,7 +16,7 @@ Protocol (socket.io, path `/socket.io`):
 - server → `bot_uttered` `{"text"?, "buttons"?, "quick_replies"?, "image"?, "attachment"?,
   "elements"?, "custom"?, "ts"?, "agent"?}`; `ts` is the timestamp of the tracker event, the key
   the page uses to tell a live message from the same message in the transcript; `agent` names
-  the support-desk agent who wrote it.
+  the support-desk agent who wrote it (both rendered by `connectors/webchat_output.py`).
 - `session_request` / `session_confirm` as in Rasa's channel (the confirmed id is the token's).
 - `GET /webhooks/webchat/history` with `Authorization: Bearer <token>`: the transcript.
 """
@@ -25,100 +26,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
-from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot.webchat import ChatNotConfigured, TokenRejected, bearer, check_secret, read_token
-from connectors.guard import EMPTY, domain_text, handle_guarded
-from connectors.rest import replies_to
+from bot.contracts.chat_tokens import (
+    ChatNotConfigured,
+    TokenRejected,
+    bearer,
+    check_secret,
+    read_token,
+)
+from connectors.deliveries import Deliveries
+from connectors.guard import EMPTY, Guard, domain_text, error_response
+from connectors.webchat_output import WebchatOutput, transcript
 
 log = logging.getLogger(__name__)
 
 USER_EVENT = "user_uttered"
-BOT_EVENT = "bot_uttered"
 # Same bound as the page's input box; the REST channel's 10,000-character test message fits.
 MAX_MESSAGE_CHARS = 10_000
 TOO_LONG = "utter_message_too_long"
 MAX_ID_CHARS = 100
 MAX_DISPLAY_CHARS = 200
-HISTORY_LIMIT = 300
-# The support desk marks an agent's message with this metadata (bot/desk/rasa.py).
-DESK_AGENT = "desk_agent"
-_BOT_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
-
-
-def _choices(items: Iterable[Any]) -> list[dict[str, str]]:
-    """Buttons and quick replies as the page renders them: a title and the payload to send."""
-    return [
-        {"title": str(item.get("title", "")), "payload": str(item.get("payload", ""))}
-        for item in items
-        if isinstance(item, dict)
-    ]
-
-
-class WebchatOutput(OutputChannel):
-    """Emits the bot's messages to the conversation's room, whole (one bubble per message)."""
-
-    @classmethod
-    def name(cls) -> str:
-        return "webchat"
-
-    def __init__(self, sio: AsyncServer) -> None:
-        self.sio = sio
-
-    async def _emit(
-        self, recipient_id: str, message: dict[str, Any], extra: dict[str, Any]
-    ) -> None:
-        stamp = extra.get("timestamp")
-        if isinstance(stamp, int | float):
-            message["ts"] = stamp
-        agent = extra.get(DESK_AGENT)
-        if isinstance(agent, str) and agent:
-            message["agent"] = agent
-        # Local fan-out to the room's sockets: queued, never waits on a slow client.
-        await self.sio.emit(BOT_EVENT, message, room=recipient_id)
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self._emit(recipient_id, {"text": text}, kwargs)
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self._emit(recipient_id, {"text": text, "buttons": _choices(buttons)}, kwargs)
-
-    async def send_quick_replies(
-        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        message = {"text": text, "quick_replies": _choices(quick_replies)}
-        await self._emit(recipient_id, message, kwargs)
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self._emit(recipient_id, {"image": image}, kwargs)
-
-    async def send_attachment(
-        self, recipient_id: str, attachment: Any, **kwargs: Any
-    ) -> None:
-        await self._emit(recipient_id, {"attachment": attachment}, kwargs)
-
-    async def send_elements(
-        self, recipient_id: str, elements: Iterable[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self._emit(recipient_id, {"elements": list(elements)}, kwargs)
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        await self._emit(recipient_id, {"custom": json_message}, kwargs)
 
 
 class _Blueprint(SocketBlueprint):
@@ -129,34 +68,30 @@ class _Blueprint(SocketBlueprint):
         super().register(app, options)
 
 
-def transcript(events: Iterable[Any], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-    """The customer's and the bot's messages, oldest first, as the page renders them."""
-    messages: list[dict[str, Any]] = []
-    for event in events:
-        if isinstance(event, UserUttered) and event.text:
-            display = (event.metadata or {}).get("display")
-            text = display if isinstance(display, str) and display else event.text
-            messages.append({"sender": "user", "text": text, "ts": event.timestamp})
-        elif isinstance(event, BotUttered):
-            message: dict[str, Any] = {"sender": "bot", "ts": event.timestamp}
-            if event.text:
-                message["text"] = event.text
-            agent = (event.metadata or {}).get(DESK_AGENT)
-            if isinstance(agent, str) and agent:
-                message["agent"] = agent
-            data = event.data or {}
-            for key in _BOT_FIELDS:
-                value = data.get(key)
-                if not value:
-                    continue
-                message[key] = _choices(value) if key in ("buttons", "quick_replies") else value
-            if any(key in message for key in ("text", *_BOT_FIELDS)):
-                messages.append(message)
-    return messages[-limit:]
-
-
 def _refused(code: str) -> dict[str, str]:
     return {"status": "refused", "error": code}
+
+
+@dataclass(frozen=True)
+class WebchatSettings:
+    """The token key and the guard's setting from the environment, the socket's path from
+    `credentials.yml`; read once, when Rasa builds the channel."""
+
+    secret: str | None
+    socketio_path: str = "/socket.io"
+    guard: Guard = field(default_factory=Guard)
+
+    @classmethod
+    def read(
+        cls, credentials: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
+    ) -> WebchatSettings:
+        env = os.environ if env is None else env
+        credentials = credentials or {}
+        return cls(
+            secret=env.get("CHAT_SECRET") or None,
+            socketio_path=str(credentials.get("socketio_path") or "/socket.io"),
+            guard=Guard.from_env(env),
+        )
 
 
 class WebchatInput(InputChannel):
@@ -168,21 +103,16 @@ class WebchatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        return cls(
-            os.environ.get("CHAT_SECRET"),
-            socketio_path=str(credentials.get("socketio_path") or "/socket.io"),
-        )
+        return cls(WebchatSettings.read(credentials))
 
-    def __init__(self, secret: str | None, socketio_path: str = "/socket.io") -> None:
-        self.secret = secret
-        self.socketio_path = socketio_path
+    def __init__(self, settings: WebchatSettings) -> None:
+        self.settings = settings
         self.sio: AsyncServer | None = None
-        self._in_flight: set[tuple[str, str]] = set()
+        self.deliveries = Deliveries()
         # Turns run as tasks (the socket acknowledges at once); keep them from being collected.
         self._turns: set[asyncio.Task[None]] = set()
         try:
-            check_secret(secret)
+            check_secret(settings.secret)
         except ChatNotConfigured as exc:
             log.error("%s; every web-chat socket will be refused", exc)
 
@@ -192,7 +122,7 @@ class WebchatInput(InputChannel):
 
     def _session_of(self, token: Any) -> str:
         """The conversation a token opens; TokenRejected or ChatNotConfigured otherwise."""
-        secret = check_secret(self.secret)
+        secret = check_secret(self.settings.secret)
         if not isinstance(token, str) or not token:
             raise TokenRejected("token_missing", "no chat token")
         return read_token(secret, token).session_id
@@ -201,7 +131,7 @@ class WebchatInput(InputChannel):
         # CORS stays with Rasa's --cors (engine.io adding its own headers would duplicate them).
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         self.sio = sio
-        webhook = _Blueprint(sio, self.socketio_path, "webchat_webhook", __name__)
+        webhook = _Blueprint(sio, self.settings.socketio_path, "webchat_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -213,9 +143,9 @@ class WebchatInput(InputChannel):
                 token = bearer(request.headers.get("Authorization"))
                 sender = self._session_of(token)
             except ChatNotConfigured as exc:
-                return _error(503, "chat_not_configured", str(exc))
+                return error_response(503, "chat_not_configured", str(exc))
             except TokenRejected as exc:
-                return _error(401, exc.code, str(exc))
+                return error_response(401, exc.code, str(exc))
             agent: Agent = request.app.ctx.agent
             store = agent.tracker_store
             tracker = await store.retrieve_full_tracker(sender) if store else None
@@ -269,15 +199,9 @@ class WebchatInput(InputChannel):
             if len(text) > MAX_MESSAGE_CHARS:
                 await output.send_text_message(sender, domain_text(agent, TOO_LONG))
                 return _refused("too_long")
-            key = (sender, message_id) if message_id else None
-            if key:
-                # The page retries a message until acknowledged: a repeat must not run twice.
-                if key in self._in_flight:
-                    return {"status": "duplicate"}
-                self._in_flight.add(key)
-                if await replies_to(agent, sender, key[1]) is not None:
-                    self._in_flight.discard(key)
-                    return {"status": "duplicate"}
+            # The page retries a message until acknowledged: a repeat must not run twice.
+            if message_id and await self.deliveries.claim(agent, sender, message_id) is not None:
+                return {"status": "duplicate"}
             message = UserMessage(
                 text,
                 output,
@@ -286,7 +210,7 @@ class WebchatInput(InputChannel):
                 message_id=message_id,
                 metadata=_metadata(data.get("metadata")),
             )
-            turn = asyncio.create_task(self._turn(agent, on_new_message, message, key))
+            turn = asyncio.create_task(self._turn(agent, on_new_message, message, message_id))
             self._turns.add(turn)
             turn.add_done_callback(self._turns.discard)
             return {"status": "accepted"}
@@ -304,13 +228,13 @@ class WebchatInput(InputChannel):
         agent: Agent,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         message: UserMessage,
-        key: tuple[str, str] | None,
+        message_id: str | None,
     ) -> None:
         try:
-            await handle_guarded(agent, on_new_message, message)
+            await self.settings.guard.handle(agent, on_new_message, message)
         finally:
-            if key:
-                self._in_flight.discard(key)
+            if message_id:
+                self.deliveries.release(message.sender_id, message_id)
 
 
 def _metadata(raw: Any) -> dict[str, Any] | None:
@@ -322,6 +246,3 @@ def _metadata(raw: Any) -> dict[str, Any] | None:
         return {"display": display}
     return None
 
-
-def _error(status: int, code: str, message: str) -> HTTPResponse:
-    return response.json({"error": {"code": code, "message": message}}, status=status)

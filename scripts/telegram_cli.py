@@ -3,10 +3,12 @@
     python scripts/telegram_cli.py set-webhook  # TELEGRAM_WEBHOOK_URL and the secret to Telegram
     python scripts/telegram_cli.py poll         # getUpdates, each update to Rasa's webhook
 
-Both are in `connectors/telegram.py` (polling hands each update to the channel's own webhook).
+Both are in `connectors/telegram_ops.py` (polling hands each update to the channel's own
+webhook).
 
 Settings come from the environment (see .env.example): TELEGRAM_TOKEN, TELEGRAM_SECRET_TOKEN,
-TELEGRAM_WEBHOOK_URL (set-webhook), TELEGRAM_API_URL, TELEGRAM_FORWARD_URL (poll).
+TELEGRAM_WEBHOOK_URL (set-webhook), TELEGRAM_API_URL, TELEGRAM_FORWARD_URL and
+CHANNEL_REPLY_TIMEOUT (poll: how long Rasa may take to answer a forwarded update).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from telegram.error import TelegramError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.telegram import Refused, TelegramSettings, poll, set_webhook
+from connectors.telegram import TelegramSettings
+from connectors.telegram_ops import Refused, poll, set_webhook
 
 log = logging.getLogger("telegram")
 

@@ -15,14 +15,13 @@ import regex  # type: ignore[import-untyped]
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from connectors.telegram import (
+from connectors.telegram import TelegramInput, TelegramSettings
+from connectors.telegram_ops import set_webhook
+from connectors.telegram_output import (
     MAX_CALLBACK_BYTES,
     MAX_TEXT_UNITS,
-    TelegramInput,
     TelegramOutput,
-    TelegramSettings,
     callback_data,
-    set_webhook,
     split_text,
     utf16_units,
 )

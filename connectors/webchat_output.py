@@ -1,0 +1,113 @@
+"""What the web page receives from the bot, live and in the history, in one shape.
+
+Live: `WebchatOutput` emits each bot message whole as `bot_uttered` to the conversation's room
+(one bubble per message). History: `transcript` renders the stored conversation for
+`GET /webhooks/webchat/history`. Both carry `ts` (the tracker event's timestamp, the key the
+page uses to tell a live message from the same message in the transcript) and `agent` (the
+support-desk agent who wrote it); buttons and quick replies become `{title, payload}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rasa.core.channels.channel import OutputChannel
+from rasa.shared.core.events import BotUttered, UserUttered
+from socketio import AsyncServer
+
+BOT_EVENT = "bot_uttered"
+HISTORY_LIMIT = 300
+# The support desk marks an agent's message with this metadata (bot/desk/rasa.py).
+DESK_AGENT = "desk_agent"
+_BOT_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
+
+
+def _choices(items: Iterable[Any]) -> list[dict[str, str]]:
+    """Buttons and quick replies as the page renders them: a title and the payload to send."""
+    return [
+        {"title": str(item.get("title", "")), "payload": str(item.get("payload", ""))}
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+class WebchatOutput(OutputChannel):
+    """Emits the bot's messages to the conversation's room, whole (one bubble per message)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    def __init__(self, sio: AsyncServer) -> None:
+        self.sio = sio
+
+    async def _emit(
+        self, recipient_id: str, message: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
+        stamp = extra.get("timestamp")
+        if isinstance(stamp, int | float):
+            message["ts"] = stamp
+        agent = extra.get(DESK_AGENT)
+        if isinstance(agent, str) and agent:
+            message["agent"] = agent
+        # Local fan-out to the room's sockets: queued, never waits on a slow client.
+        await self.sio.emit(BOT_EVENT, message, room=recipient_id)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._emit(recipient_id, {"text": text}, kwargs)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"text": text, "buttons": _choices(buttons)}, kwargs)
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        message = {"text": text, "quick_replies": _choices(quick_replies)}
+        await self._emit(recipient_id, message, kwargs)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._emit(recipient_id, {"image": image}, kwargs)
+
+    async def send_attachment(
+        self, recipient_id: str, attachment: Any, **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"attachment": attachment}, kwargs)
+
+    async def send_elements(
+        self, recipient_id: str, elements: Iterable[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"elements": list(elements)}, kwargs)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"custom": json_message}, kwargs)
+
+
+def transcript(events: Iterable[Any], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    """The customer's and the bot's messages, oldest first, as the page renders them."""
+    messages: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text:
+            display = (event.metadata or {}).get("display")
+            text = display if isinstance(display, str) and display else event.text
+            messages.append({"sender": "user", "text": text, "ts": event.timestamp})
+        elif isinstance(event, BotUttered):
+            message: dict[str, Any] = {"sender": "bot", "ts": event.timestamp}
+            if event.text:
+                message["text"] = event.text
+            agent = (event.metadata or {}).get(DESK_AGENT)
+            if isinstance(agent, str) and agent:
+                message["agent"] = agent
+            data = event.data or {}
+            for key in _BOT_FIELDS:
+                value = data.get(key)
+                if not value:
+                    continue
+                message[key] = _choices(value) if key in ("buttons", "quick_replies") else value
+            if any(key in message for key in ("text", *_BOT_FIELDS)):
+                messages.append(message)
+    return messages[-limit:]
