@@ -43,7 +43,7 @@ validate: nlu-data ## check the training data and domain for inconsistencies
 # line each; a name added to this list is appended on the next run, existing values stay. A
 # value set in .env or the environment wins. Scale-out sets them in the environment.
 SECRETS := var/secrets.env
-SECRET_NAMES := CHAT_SECRET RASA_TOKEN ACTIONS_TOKEN
+SECRET_NAMES := CHAT_SECRET RASA_TOKEN ACTIONS_TOKEN BOT_API_TOKEN REST_CHANNEL_TOKEN
 secrets: ## make the missing secrets of var/secrets.env (web chat, Rasa API, action server)
 	@mkdir -p var
 	@umask 077; test -s $(SECRETS) || echo "# made by make run; set your own in .env" > $(SECRETS)

@@ -111,3 +111,16 @@ def test_the_walk_sees_a_crossing() -> None:
     # The server's own modules do reach the database: a walk that found nothing would pass
     # every test above for the wrong reason.
     assert any(c.startswith("bot.db") for c in _crossings("bot.workorders", SHARED, SERVER_ONLY))
+
+
+def test_tests_share_helpers_only_through_tests_support() -> None:
+    # A test module or conftest imported by another test runs its fixtures and collection
+    # side effects twice; what tests share lives in tests/support/.
+    problems = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for name in direct_imports(module):
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith("tests.") and (last == "conftest" or last.startswith("test_")):
+                problems.append(f"{module} imports {name}")
+    assert problems == []

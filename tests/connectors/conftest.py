@@ -11,81 +11,15 @@ model, no action server: each test runs in well under a second.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import yaml
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel
 from rasa.core.run import configure_app
-from rasa.core.tracker_store import InMemoryTrackerStore
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, Event, UserUttered
 from sanic import Sanic
 
-from connectors.guard import APOLOGY, EMPTY
-
-ROOT = Path(__file__).resolve().parents[2]
-_DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-# The channels' own responses, as the domain words them.
-CHANNEL_RESPONSES = (APOLOGY, EMPTY, "utter_message_too_long")
-
-Reply = Callable[[UserMessage], Awaitable[list[str]]]
-
-
-def text_of(response: str) -> str:
-    return str(_DOMAIN["responses"][response][0]["text"])
-
-
-async def echo(message: UserMessage) -> list[str]:
-    return [f"echo: {message.text}"]
-
-
-class StandInAgent:
-    """Rasa's `Agent` as the channels see it; `reply` decides what the bot says to a message."""
-
-    def __init__(self, reply: Reply = echo) -> None:
-        self.domain = Domain.from_dict(
-            {"responses": {name: _DOMAIN["responses"][name] for name in CHANNEL_RESPONSES}}
-        )
-        self.tracker_store = InMemoryTrackerStore(self.domain)
-        self.reply = reply
-        self.messages: list[UserMessage] = []
-
-    async def handle_message(self, message: UserMessage) -> None:
-        self.messages.append(message)
-        events: list[Event] = [
-            UserUttered(message.text, message_id=message.message_id, metadata=message.metadata)
-        ]
-        for text in await self.reply(message):
-            # As Rasa's processor sends a bot message (the guard counts these calls).
-            await message.output_channel.send_response(message.sender_id, {"text": text})
-            events.append(BotUttered(text))
-        # Like Rasa's processor, the conversation is saved once the turn is over: until then
-        # only the channel's memory knows the delivery is being processed.
-        await self.record(message.sender_id, *events)
-
-    async def record(self, sender_id: str, *events: Event) -> None:
-        tracker = await self.tracker_store.get_or_create_tracker(sender_id)
-        for event in events:
-            tracker.update(event)
-        await self.tracker_store.save(tracker)
-
-    async def bot_texts(self, sender_id: str) -> list[str]:
-        tracker = await self.tracker_store.retrieve(sender_id)
-        events = tracker.events if tracker else []
-        return [e.text for e in events if isinstance(e, BotUttered) and e.text]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-Serve = Callable[[InputChannel, StandInAgent], Awaitable[str]]
+from tests.support.channels import Serve, StandInAgent, free_port
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -109,7 +43,7 @@ async def serve() -> AsyncIterator[Serve]:
     async def start(channel: InputChannel, agent: StandInAgent) -> str:
         app = configure_app([channel], enable_api=False)
         app.ctx.agent = agent
-        port = _free_port()
+        port = free_port()
         server: Any = await app.create_server(
             host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
         )

@@ -7,7 +7,7 @@ import asyncio
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from connectors.deliveries import Deliveries
-from tests.connectors.conftest import StandInAgent
+from tests.support.channels import StandInAgent
 
 
 async def test_only_one_of_two_simultaneous_deliveries_is_new() -> None:

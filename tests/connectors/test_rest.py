@@ -14,7 +14,7 @@ from rasa.shared.core.events import ConversationPaused
 
 from connectors.guard import APOLOGY, EMPTY, Guard
 from connectors.rest import MAX_MESSAGE_CHARS, GuardedRestInput
-from tests.connectors.conftest import Serve, StandInAgent, text_of
+from tests.support.channels import Serve, StandInAgent, text_of
 
 WEBHOOK = "/webhooks/rest/webhook"
 
