@@ -38,7 +38,14 @@ class InputError(Exception):
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for each non-empty row, checking the header names ``columns``."""
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
+    try:
+        yield from _read(path, columns)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
+
+
+def _read(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -148,7 +155,7 @@ def run(reports: str, exposure: str | None, warmup_days: int, out: TextIO, err: 
     except InputError as exc:
         print(exc, file=err)
         return 2
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, csv.Error) as exc:
         print(f"cannot read the input: {exc}", file=err)
         return 2
     alerts = detect(history, warmup_days=warmup_days) if history.cells else []

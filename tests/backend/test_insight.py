@@ -403,6 +403,15 @@ def test_backtest_rejects_bad_units(
     assert code == 2 and message in err
 
 
+def test_backtest_asks_for_utf_8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("date,model_code,fault_code,region\n2025-01-01,A,B,华东\n".encode("gbk"))
+    code, _, err = backtest(capsys, str(path))
+    assert code == 2 and "not UTF-8 text" in err
+    code, _, err = backtest(capsys, str(tmp_path))
+    assert code == 2 and "not a file" in err
+
+
 def test_backtest_rejects_a_negative_warm_up(
     reports: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
