@@ -96,7 +96,10 @@ bench-rest: train ## p50/p95 of one REST turn that calls custom actions, whole s
 bench-desk: train ## p50/p95 delivery customer → desk and agent → customer over 100 messages
 	$(PY) scripts/bench_desk.py
 
+bench-insight: install ## early warning on simulated faults: false alarms per month, detection delays
+	$(PY) scripts/bench_insight.py
+
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk clean
+.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-insight clean

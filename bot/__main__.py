@@ -260,6 +260,12 @@ def cmd_privacy(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_insight_backtest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.insight.backtest import run  # numpy/scipy only when this command runs
+
+    return run(args.reports, args.exposure, args.warmup_days, sys.stdout, sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -300,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     nlu.add_argument("--dictionary", default="var/nlu/dictionary")
     nlu.add_argument("--lookups", default="data/nlu/generated/lookups.yml")
     nlu.set_defaults(run=cmd_nlu_data)
+    insight = sub.add_parser("insight", help="early warning of faults that spread")
+    backtest = insight.add_subparsers(dest="insight_command", required=True).add_parser(
+        "backtest", help="replay REPORTS.csv (date,model_code,fault_code,region); alerts as JSON"
+    )
+    backtest.add_argument("reports", metavar="REPORTS.csv")
+    backtest.add_argument("--exposure", metavar="UNITS.csv", help="model_code,units")
+    backtest.add_argument("--warmup-days", type=int, default=180, metavar="N")
+    backtest.set_defaults(run=cmd_insight_backtest)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

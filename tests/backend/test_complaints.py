@@ -11,8 +11,10 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
 from bot.clock import Clock
+from bot.db import Database, create_engine
 from bot.settings import Settings
 from tests.support.api import call, error_code
+from tests.support.database import API_HEADERS, add_staff_user
 from tests.support.fake_rasa import FakeRasa, ServerFactory
 
 
@@ -25,8 +27,13 @@ async def api_and_rasa(
 ) -> TestClient:
     """The API with a stand-in for Rasa: closing a handoff resumes the conversation there."""
     rasa = await FakeRasa.start(aiohttp_server)
+    database = Database(create_engine(settings.database_url))
+    try:
+        await add_staff_user(database)
+    finally:
+        await database.close()
     client: TestClient = await aiohttp_client(
-        create_app(replace(settings, rasa_url=rasa.url), clock)
+        create_app(replace(settings, rasa_url=rasa.url), clock), headers=API_HEADERS
     )
     return client
 
