@@ -94,6 +94,8 @@ class Settings:
     # page finds the socket (None: the page's own host, port 5005, as `make run` starts Rasa).
     chat_secret: str | None = field(default=None, repr=False)
     chat_token_ttl: int = 7 * 24 * 3600
+    # However often a page renews its token, a chat session ends after this long.
+    chat_session_max_age: int = 30 * 24 * 3600
     chat_socket_url: str | None = None
     # Anti-counterfeit brute-force guard: per source, sliding windows.
     verify_per_minute: int = 10
@@ -148,6 +150,7 @@ class Settings:
             max_body_bytes=_int(env, "BOT_MAX_BODY_BYTES", 64 * 1024),
             chat_secret=env.get("CHAT_SECRET") or None,
             chat_token_ttl=_int(env, "CHAT_TOKEN_TTL", 7 * 24 * 3600),
+            chat_session_max_age=_int(env, "CHAT_SESSION_MAX_AGE", 30 * 24 * 3600),
             chat_socket_url=_url(env, "CHAT_SOCKET_URL"),
             verify_per_minute=_int(env, "BOT_VERIFY_PER_MINUTE", 10),
             verify_unknown_per_hour=_int(env, "BOT_VERIFY_UNKNOWN_PER_HOUR", 20),

@@ -15,6 +15,9 @@ so the channel checks tokens without importing this module and its web framework
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from bot.contracts.chat_tokens import TokenRejected as TokenRejected
 from bot.contracts.chat_tokens import issue_token as issue_token
 from bot.contracts.chat_tokens import new_session_id as new_session_id
 from bot.contracts.chat_tokens import read_token as read_token
+from bot.throttle import Backoff, Counters, Gate, client_address, open_counters
 
 # The `x as x` imports above are re-exports: tests/backend/test_webchat.py and tests/browser/
 # import these names from here. New code imports them from bot.contracts.chat_tokens.
@@ -66,7 +70,7 @@ class ChatSession(BaseModel):
     summary="Start a web-chat session, or renew the token of one (Authorization: Bearer)",
     response=ChatSession,
     status=201,
-    errors=(401, 503),
+    errors=(401, 429, 503),
 )
 async def start_session(request: web.Request, _: None) -> Reply:
     settings = request.config_dict[SETTINGS]
@@ -76,10 +80,18 @@ async def start_session(request: web.Request, _: None) -> Reply:
         raise ApiError(503, "chat_not_configured", str(exc)) from exc
     try:
         token = bearer(request.headers.get("Authorization"))
-        session_id = read_token(secret, token).session_id if token else new_session_id()
+        claims = read_token(secret, token) if token else None
     except TokenRejected as exc:
         raise ApiError(401, exc.code, str(exc)) from exc
-    signed, expires = issue_token(secret, session_id, settings.chat_token_ttl)
+    if claims is None:
+        await _limit_new_sessions(request)
+        session_id, started = new_session_id(), None
+    else:
+        if time.time() - claims.started_at > settings.chat_session_max_age:
+            # The page then starts a new conversation, as for an expired token.
+            raise ApiError(401, "session_too_old", "the chat session is too old to renew")
+        session_id, started = claims.session_id, claims.started_at
+    signed, expires = issue_token(secret, session_id, settings.chat_token_ttl, started_at=started)
     session = ChatSession(
         token=signed,
         session_id=session_id,
@@ -88,6 +100,32 @@ async def start_session(request: web.Request, _: None) -> Reply:
         renewed=token is not None,
     )
     return Reply(session, status=200 if token else 201)
+
+
+SESSION_COUNTERS = web.AppKey("chat_session_counters", Counters)
+# New sessions per client address: a page load needs one; a script minting thousands does not.
+NEW_SESSIONS = Backoff(free=30, first=10.0, longest=3600.0, forget=3600.0)
+
+
+async def _limit_new_sessions(request: web.Request) -> None:
+    settings = request.config_dict[SETTINGS]
+    client = client_address(request, settings.trusted_proxies)
+    gate = Gate(f"chat-session:{client}", NEW_SESSIONS)
+    verdict = await request.config_dict[SESSION_COUNTERS].attempt([gate], [], time.time())
+    if verdict.retry_after > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many new chat sessions from this address; retry later",
+            extra={"retry_after": math.ceil(verdict.retry_after)},
+        )
+
+
+async def _session_counters(app: web.Application) -> AsyncIterator[None]:
+    counters = open_counters(app[SETTINGS].redis_url)
+    app[SESSION_COUNTERS] = counters
+    yield
+    await counters.close()
 
 
 async def page(_: web.Request) -> web.FileResponse:
@@ -100,5 +138,6 @@ def setup(app: web.Application) -> None:
         check_secret(app[SETTINGS].chat_secret)
     except ChatNotConfigured as exc:
         log.warning("%s", exc)
+    app.cleanup_ctx.append(_session_counters)
     app.router.add_get("/", page)
     app.router.add_static("/chat/", STATIC)

@@ -6,27 +6,55 @@ malformed request gets a 400 with a JSON error instead of a crash, an empty mess
 prompt without a round through the model, a turn that produces nothing gets an apology, and
 an optional `message_id` makes retries safe (`connectors/deliveries.py`): a delivery seen before
 is answered from the conversation instead of being processed twice.
+
+It is for trusted integrations, never the public: every call needs `Authorization: Bearer
+<REST_CHANNEL_TOKEN>` (without the setting the channel refuses everything), a message is at
+most `MAX_MESSAGE_CHARS` long and rates are limited (`connectors/limits.py`), and a sender id
+that belongs to a conversation of another channel (a web-chat session, a Telegram chat) is
+refused: the id alone must never let anyone speak or read in someone else's conversation.
 """
 
 from __future__ import annotations
 
+import hmac
 import inspect
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.deliveries import Deliveries
 from connectors.guard import EMPTY, Guard, domain_text, error_response
+from connectors.limits import MAX_MESSAGE_CHARS, Limits, Throttle
 
-MAX_MESSAGE_CHARS = 100_000
+
+@dataclass(frozen=True)
+class RestSettings:
+    """The channel's token, the guard's timeout and the rate limits; read once."""
+
+    token: str | None = field(default=None, repr=False)
+    guard: Guard = field(default_factory=Guard)
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RestSettings:
+        env = os.environ if env is None else env
+        return cls(
+            token=env.get("REST_CHANNEL_TOKEN") or None,
+            guard=Guard.from_env(env),
+            limits=Limits.from_env(env),
+        )
 
 
 class GuardedRestInput(InputChannel):
-    """The `rest` channel; its only setting is the guard's (`CHANNEL_REPLY_TIMEOUT`)."""
+    """The `rest` channel (settings: REST_CHANNEL_TOKEN, CHANNEL_REPLY_TIMEOUT, rates)."""
 
     @classmethod
     def name(cls) -> str:
@@ -34,11 +62,22 @@ class GuardedRestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        return cls(Guard.from_env())
+        return cls(RestSettings.from_env())
 
-    def __init__(self, guard: Guard | None = None) -> None:
-        self.guard = guard or Guard()
+    def __init__(self, settings: RestSettings | None = None) -> None:
+        self.settings = settings or RestSettings()
+        self.guard = self.settings.guard
+        self.throttle = Throttle(self.settings.limits)
         self.deliveries = Deliveries()
+
+    def _authorised(self, request: Request) -> bool:
+        token = self.settings.token
+        scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+        return (
+            bool(token)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), (token or "").encode())
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -52,6 +91,12 @@ class GuardedRestInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not self.settings.token:
+                return error_response(
+                    503, "rest_not_configured", "the REST channel has no REST_CHANNEL_TOKEN"
+                )
+            if not self._authorised(request):
+                return error_response(401, "unauthorized", "the REST channel needs its token")
             try:
                 body = request.json
             except Exception:  # sanic raises its own error type for bad JSON
@@ -72,7 +117,18 @@ class GuardedRestInput(InputChannel):
                 return _bad_request(
                     "message_id must be a non-empty string of at most 200 characters"
                 )
+            wait = self.throttle.wait(sender, request.ip)
+            if wait:
+                refused = error_response(
+                    429, "rate_limited", f"too many messages; retry in {wait} s"
+                )
+                refused.headers["Retry-After"] = str(wait)
+                return refused
             agent = request.app.ctx.agent
+            if await _of_another_channel(agent, sender, self.name()):
+                return error_response(
+                    403, "other_channel", "this conversation belongs to another channel"
+                )
             if not text.strip():
                 return response.json([{"recipient_id": sender, "text": domain_text(agent, EMPTY)}])
             if message_id:
@@ -102,6 +158,17 @@ class GuardedRestInput(InputChannel):
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         metadata = (request.json or {}).get("metadata")
         return metadata if isinstance(metadata, dict) else None
+
+
+async def _of_another_channel(agent: Agent, sender: str, channel: str) -> bool:
+    """Whether `sender` names a conversation a customer started on another channel."""
+    if agent.tracker_store is None:
+        return False
+    tracker = await agent.tracker_store.retrieve(sender)
+    return any(
+        isinstance(event, UserUttered) and event.input_channel not in (None, channel)
+        for event in (tracker.events if tracker else ())
+    )
 
 
 def _bad_request(message: str) -> HTTPResponse:

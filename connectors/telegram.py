@@ -51,6 +51,7 @@ from telegram.request import HTTPXRequest
 
 from connectors.deliveries import Deliveries
 from connectors.guard import Guard, domain_text, error_response, is_paused
+from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
 from connectors.telegram_output import MAX_TEXT_UNITS as MAX_TEXT_UNITS
 from connectors.telegram_output import TelegramOutput
 from connectors.telegram_output import callback_data as callback_data
@@ -87,6 +88,7 @@ class TelegramSettings:
     webhook_url: str | None
     timeout: float
     guard: Guard = field(default_factory=Guard)
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings:
@@ -98,6 +100,7 @@ class TelegramSettings:
             webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
             timeout=float(env.get("TELEGRAM_API_TIMEOUT") or 10),
             guard=Guard.from_env(env),
+            limits=Limits.from_env(env),
         )
 
     def problem(self) -> str | None:
@@ -152,6 +155,7 @@ class TelegramInput(InputChannel):
         self.settings = settings
         self.bot: Bot | None = None if settings.problem() else settings.bot()
         self.deliveries = Deliveries()
+        self.throttle = Throttle(settings.limits)
 
     def get_output_channel(self) -> OutputChannel | None:
         # Used by Rasa's HTTP API (output_channel=latest) to reach a Telegram customer.
@@ -244,6 +248,10 @@ class TelegramInput(InputChannel):
             # A person holds the conversation: the bot must not answer, and the agent
             # should see that something arrived.
             text, incoming.response = media_marker(update), None
+        if text and not incoming.response and len(text) > MAX_MESSAGE_CHARS:
+            incoming.response = TOO_LONG
+        elif text and not incoming.response and self.throttle.wait(sender, None):
+            incoming.response = TOO_FAST
         if incoming.response or not text:
             await output.send_text_message(
                 sender, domain_text(agent, incoming.response or TEXT_ONLY)

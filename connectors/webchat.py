@@ -48,14 +48,13 @@ from bot.contracts.chat_tokens import (
 )
 from connectors.deliveries import Deliveries
 from connectors.guard import EMPTY, Guard, domain_text, error_response
+from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
 from connectors.webchat_output import WebchatOutput, transcript
 
 log = logging.getLogger(__name__)
 
 USER_EVENT = "user_uttered"
 # Same bound as the page's input box; the REST channel's 10,000-character test message fits.
-MAX_MESSAGE_CHARS = 10_000
-TOO_LONG = "utter_message_too_long"
 MAX_ID_CHARS = 100
 MAX_DISPLAY_CHARS = 200
 
@@ -80,6 +79,7 @@ class WebchatSettings:
     secret: str | None
     socketio_path: str = "/socket.io"
     guard: Guard = field(default_factory=Guard)
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def read(
@@ -91,6 +91,7 @@ class WebchatSettings:
             secret=env.get("CHAT_SECRET") or None,
             socketio_path=str(credentials.get("socketio_path") or "/socket.io"),
             guard=Guard.from_env(env),
+            limits=Limits.from_env(env),
         )
 
 
@@ -109,6 +110,7 @@ class WebchatInput(InputChannel):
         self.settings = settings
         self.sio: AsyncServer | None = None
         self.deliveries = Deliveries()
+        self.throttle = Throttle(settings.limits)
         # Turns run as tasks (the socket acknowledges at once); keep them from being collected.
         self._turns: set[asyncio.Task[None]] = set()
         try:
@@ -164,7 +166,7 @@ class WebchatInput(InputChannel):
             except TokenRejected as exc:
                 log.info("web-chat socket refused: %s", exc)
                 raise ConnectionRefusedError(exc.code) from exc
-            await sio.save_session(sid, {"sender": sender})
+            await sio.save_session(sid, {"sender": sender, "client": environ.get("REMOTE_ADDR")})
             await sio.enter_room(sid, sender)
 
         @sio.on("session_request")
@@ -178,7 +180,8 @@ class WebchatInput(InputChannel):
 
         @sio.on(USER_EVENT)
         async def user_uttered(sid: str, data: Any) -> dict[str, str]:
-            sender = (await sio.get_session(sid))["sender"]
+            session = await sio.get_session(sid)
+            sender = session["sender"]
             if not isinstance(data, dict):
                 return _refused("bad_message")
             asked = data.get("session_id")
@@ -199,6 +202,9 @@ class WebchatInput(InputChannel):
             if len(text) > MAX_MESSAGE_CHARS:
                 await output.send_text_message(sender, domain_text(agent, TOO_LONG))
                 return _refused("too_long")
+            if self.throttle.wait(sender, session.get("client")):
+                await output.send_text_message(sender, domain_text(agent, TOO_FAST))
+                return _refused("rate_limited")
             # The page retries a message until acknowledged: a repeat must not run twice.
             if message_id and await self.deliveries.claim(agent, sender, message_id) is not None:
                 return {"status": "duplicate"}
@@ -245,4 +251,3 @@ def _metadata(raw: Any) -> dict[str, Any] | None:
     if isinstance(display, str) and display.strip() and len(display) <= MAX_DISPLAY_CHARS:
         return {"display": display}
     return None
-

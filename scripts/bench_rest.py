@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.support.database import REST_HEADERS
 from tests.support.stack import Stack
 
 MESSAGES = {
@@ -39,7 +40,9 @@ async def turn(session: aiohttp.ClientSession, url: str, sender: str, text: str)
     body = json.dumps({"sender": sender, "message": text}, ensure_ascii=False).encode()
     started = time.perf_counter()
     async with session.post(
-        f"{url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        f"{url}/webhooks/rest/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"} | REST_HEADERS,
     ) as reply:
         replies = await reply.json()
     elapsed = (time.perf_counter() - started) * 1000

@@ -42,6 +42,9 @@ class TokenRejected(Exception):
 class Claims:
     session_id: str
     expires_at: int
+    # When the conversation's first token was issued; renewals keep it, so a session has an
+    # absolute lifetime however often its page renews the token.
+    started_at: int
 
 
 def check_secret(secret: str | None) -> str:
@@ -61,7 +64,11 @@ def new_session_id() -> str:
 
 
 def issue_token(
-    secret: str, session_id: str, ttl_seconds: int, now: float | None = None
+    secret: str,
+    session_id: str,
+    ttl_seconds: int,
+    now: float | None = None,
+    started_at: int | None = None,
 ) -> tuple[str, int]:
     """A signed token for `session_id` and its expiry (Unix seconds).
 
@@ -72,7 +79,8 @@ def issue_token(
         raise ValueError(f"not a session id: {session_id!r}")
     issued = int(time.time() if now is None else now)
     expires = issued + ttl_seconds
-    claims = {"sub": session_id, "aud": AUDIENCE, "iat": issued, "exp": expires}
+    started = issued if started_at is None else started_at
+    claims = {"sub": session_id, "aud": AUDIENCE, "iat": issued, "exp": expires, "sst": started}
     return jwt.encode(claims, check_secret(secret), algorithm=ALGORITHM), expires
 
 
@@ -100,7 +108,9 @@ def read_token(secret: str, token: str, now: float | None = None) -> Claims:
     session_id = payload.get("sub")
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         raise TokenRejected("token_invalid", "the chat token names no session")
-    return Claims(session_id=session_id, expires_at=int(payload["exp"]))
+    # Tokens issued before sessions carried their start count from their own issue time.
+    started = payload.get("sst", payload["iat"])
+    return Claims(session_id=session_id, expires_at=int(payload["exp"]), started_at=int(started))
 
 
 def bearer(header: str | None) -> str | None:

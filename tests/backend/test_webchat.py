@@ -190,3 +190,25 @@ async def test_the_session_route_is_in_the_openapi_document(chat: TestClient) ->
     document = await call(chat, "GET", "/api/openapi.json", 200, headers=API_HEADERS)
     operation = document["paths"][SESSIONS]["post"]
     assert {"201", "401", "503"} <= set(operation["responses"])
+
+
+async def test_one_address_cannot_mint_sessions_without_end(chat: TestClient) -> None:
+    tokens = [(await call(chat, "POST", SESSIONS, 201))["token"] for _ in range(30)]
+    assert await error_code(chat, "POST", SESSIONS, 429) == "rate_limited"
+    # Customers who have a session keep it: renewing is not a new session.
+    await call(chat, "POST", SESSIONS, 200, headers=bearer(tokens[0]))
+
+
+async def test_a_session_has_an_absolute_lifetime_however_often_it_is_renewed(
+    chat: TestClient,
+) -> None:
+    session = new_session_id()
+    month_ago = int(time.time()) - 31 * 24 * 3600
+    old, _ = issue_token(SECRET, session, 3600, started_at=month_ago)
+    assert await error_code(chat, "POST", SESSIONS, 401, headers=bearer(old)) == "session_too_old"
+    started = int(time.time()) - 3600
+    recent, _ = issue_token(SECRET, session, 3600, started_at=started)
+    renewed = await call(chat, "POST", SESSIONS, 200, headers=bearer(recent))
+    # The renewed token keeps the session's start, so the lifetime cannot be reset.
+    claims = read_token(SECRET, renewed["token"])
+    assert (claims.session_id, claims.started_at) == (session, started)

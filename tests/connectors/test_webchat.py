@@ -20,7 +20,8 @@ from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
 
 from bot.contracts.chat_tokens import AUDIENCE, issue_token, new_session_id
 from connectors.guard import APOLOGY, EMPTY, Guard
-from connectors.webchat import MAX_MESSAGE_CHARS, TOO_LONG, WebchatInput, WebchatSettings
+from connectors.limits import MAX_MESSAGE_CHARS, TOO_LONG
+from connectors.webchat import WebchatInput, WebchatSettings
 from tests.support.channels import Serve, StandInAgent, text_of
 
 SECRET = "connector-test-secret-0123456789abcdef"

@@ -28,6 +28,9 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
 API_TOKEN = "test-internal-api-token"
 STAFF_USER = "qa-staff"
 API_HEADERS = {"Authorization": f"Bearer {API_TOKEN}", "X-Staff-User": STAFF_USER}
+# The REST channel's token on the test stack (REST_CHANNEL_TOKEN).
+REST_TOKEN = "test-rest-channel-token"
+REST_HEADERS = {"Authorization": f"Bearer {REST_TOKEN}"}
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_ADMIN_URL else [])
 
 

@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from tests.support.database import REST_HEADERS
+
 TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 
@@ -28,7 +30,7 @@ async def post(session: aiohttp.ClientSession, url: str, body: Any) -> tuple[int
     async with session.post(
         f"{url}/webhooks/rest/webhook",
         data=data.encode("utf-8"),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json"} | REST_HEADERS,
         timeout=TIMEOUT,
     ) as reply:
         return reply.status, await reply.json(content_type=None)

@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.database import API_TOKEN
+from tests.support.database import API_TOKEN, REST_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -76,6 +76,10 @@ class Stack:
             "BOT_PORT": str(self.backend_port),
             "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
             "BOT_API_TOKEN": API_TOKEN,
+            "REST_CHANNEL_TOKEN": REST_TOKEN,
+            # The tests and benchmarks send many messages from one address, fast.
+            "CHANNEL_RATE_PER_CONVERSATION": "6000/1000",
+            "CHANNEL_RATE_PER_CLIENT": "60000/10000",
             "BOT_CLOCK": FROZEN_AT,
             # The stories check many codes from one address.
             "BOT_VERIFY_PER_MINUTE": "1000",
