@@ -132,7 +132,8 @@ class Operation:
     status: int
     errors: tuple[int, ...]
     # Who may call it (bot.audiences): "public", "internal" (the bearer token), "staff" (the
-    # token and a named staff member, audited) or "desk" (a desk session).
+    # token and a named staff member, audited), "desk" (a desk session) or "supervisor" (a
+    # supervisor's desk session).
     audience: str = "internal"
 
     def as_handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -5,7 +5,8 @@
 - Internal: every other `/api/*` route, for the action server and the backend's own pages
   only. The caller proves it with `Authorization: Bearer <BOT_API_TOKEN>`; without a token set,
   the internal API is closed rather than open.
-- Staff: the desk (`/desk/api/*`, its own session login in `bot.desk.accounts`), and the
+- Staff: the desk (`/desk/api/*`, its own session login in `bot.desk.accounts`; a few
+  routes, such as the audit log, for supervisors only), and the
   internal routes that change what only staff may change (a work order's life cycle, the
   device registry, complaint and handoff records). Those need the internal token *and* the
   staff member on whose behalf the call is made (`X-Staff-User`), an active desk account
@@ -63,8 +64,8 @@ def audience_of(request: web.Request) -> str:
 @web.middleware
 async def guard_audiences(request: web.Request, handler: Handler) -> web.StreamResponse:
     audience = audience_of(request)
-    if audience in ("public", "desk"):
-        # The desk's own middleware checks its session and CSRF token.
+    if audience in ("public", "desk", "supervisor"):
+        # The desk's own middleware checks its session and CSRF token, its handlers the role.
         return await handler(request)
     token = request.config_dict[SETTINGS].api_token
     if token is None:

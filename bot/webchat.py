@@ -25,16 +25,16 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from bot.api import SETTINGS, ApiError, Reply, Routes
-from bot.contracts.chat_tokens import AUDIENCE as AUDIENCE
-from bot.contracts.chat_tokens import ChatNotConfigured, bearer, check_secret
-from bot.contracts.chat_tokens import TokenRejected as TokenRejected
-from bot.contracts.chat_tokens import issue_token as issue_token
-from bot.contracts.chat_tokens import new_session_id as new_session_id
-from bot.contracts.chat_tokens import read_token as read_token
+from bot.contracts.chat_tokens import (
+    ChatNotConfigured,
+    TokenRejected,
+    bearer,
+    check_secret,
+    issue_token,
+    new_session_id,
+    read_token,
+)
 from bot.throttle import Backoff, Counters, Gate, client_address, open_counters
-
-# The `x as x` imports above are re-exports: tests/backend/test_webchat.py and tests/browser/
-# import these names from here. New code imports them from bot.contracts.chat_tokens.
 
 log = logging.getLogger(__name__)
 

@@ -52,10 +52,7 @@ from telegram.request import HTTPXRequest
 from connectors.deliveries import Deliveries
 from connectors.guard import Guard, domain_text, error_response, is_paused
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
-from connectors.telegram_output import MAX_TEXT_UNITS as MAX_TEXT_UNITS
 from connectors.telegram_output import TelegramOutput
-from connectors.telegram_output import callback_data as callback_data
-from connectors.telegram_output import utf16_units as utf16_units
 from connectors.telegram_updates import (
     TEXT_ONLY,
     Incoming,
@@ -64,10 +61,6 @@ from connectors.telegram_updates import (
     read_update,
     resolve_callback,
 )
-
-# The `x as x` imports and `__getattr__` at the end keep names importable from here that
-# tests/conversations/test_telegram.py imports (another branch's file): once it imports them
-# from telegram_output and telegram_ops, delete both.
 
 log = logging.getLogger(__name__)
 
@@ -268,14 +261,3 @@ class TelegramInput(InputChannel):
         )
         await self.settings.guard.handle(agent, on_new_message, message)
 
-
-def __getattr__(name: str) -> Any:
-    """`poll` and `poll_once`, still importable from here (see the note below the imports).
-
-    They live in connectors.telegram_ops, which imports this module, hence the lazy import.
-    """
-    if name in ("poll", "poll_once"):
-        from connectors import telegram_ops
-
-        return getattr(telegram_ops, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from bot.api import CLOCK, DB, Routes
 from bot.desk.accounts import current
 from bot.desk.queue import handoff_id_of, load_item, require_visible
 
-routes = Routes("desk")
+routes = Routes("desk", audience="desk")
 CANNED = Path(__file__).with_name("canned.yml")
 CANNED_KEY = web.AppKey("desk_canned", list[dict[str, str]])
 

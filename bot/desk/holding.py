@@ -24,7 +24,7 @@ from bot.desk.queue import Item, handoff_id_of, load_item, require_visible
 from bot.desk.rasa import RASA
 from bot.workorders import advance, book, booking_lead, load
 
-routes = Routes("desk")
+routes = Routes("desk", audience="desk")
 
 
 def _require_holder(staff: Staff, item: Item) -> None:

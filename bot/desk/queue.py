@@ -27,7 +27,7 @@ from bot.desk.rasa import RASA, transcript
 from bot.errors import not_found
 from bot.handoffs import holder_of
 
-routes = Routes("desk")
+routes = Routes("desk", audience="desk")
 
 
 # --- the rule ----------------------------------------------------------------------------
@@ -266,6 +266,7 @@ class AuditQuery(Query):
     query=AuditQuery,
     response=list[AuditLine],
     errors=(401, 403),
+    audience="supervisor",
 )
 async def read_audit_log(request: web.Request, query: AuditQuery) -> list[AuditLine]:
     if not current(request).supervisor:

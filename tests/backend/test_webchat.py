@@ -16,14 +16,14 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
 from bot.clock import Clock
-from bot.settings import Settings
-from bot.webchat import (
+from bot.contracts.chat_tokens import (
     AUDIENCE,
     TokenRejected,
     issue_token,
     new_session_id,
     read_token,
 )
+from bot.settings import Settings
 from tests.support.api import call, error_code
 from tests.support.database import API_HEADERS
 

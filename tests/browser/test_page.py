@@ -22,7 +22,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from bot.webchat import read_token
+from bot.contracts.chat_tokens import read_token
 from tests.support.chat import CHAT_SECRET, expired_token
 from tests.support.stack import ROOT, Stack
 

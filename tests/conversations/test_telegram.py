@@ -14,14 +14,9 @@ import aiohttp
 import pytest
 import yaml
 
-from connectors.telegram import (
-    MAX_TEXT_UNITS,
-    TelegramSettings,
-    callback_data,
-    poll,
-    poll_once,
-    utf16_units,
-)
+from connectors.telegram import TelegramSettings
+from connectors.telegram_ops import poll, poll_once
+from connectors.telegram_output import MAX_TEXT_UNITS, callback_data, utf16_units
 from tests.support.fake_telegram import Failure, FakeTelegram
 from tests.support.rest import tracker
 from tests.support.stack import ROOT, Stack, free_port

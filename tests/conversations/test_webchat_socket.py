@@ -19,7 +19,7 @@ import jwt
 import pytest
 import socketio
 
-from bot.webchat import AUDIENCE, new_session_id
+from bot.contracts.chat_tokens import AUDIENCE, new_session_id
 from tests.support.chat import CHAT_SECRET, expired_token, token_for
 from tests.support.stack import Stack
 

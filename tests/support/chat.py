@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.webchat import issue_token, new_session_id
+from bot.contracts.chat_tokens import issue_token, new_session_id
 
 # Set on every process of the test stack (the `stack` fixture in tests/conftest.py);
 # 40 characters, above the channel's minimum.
