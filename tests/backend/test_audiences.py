@@ -23,7 +23,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.contracts.chat_tokens import issue_token, new_session_id
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, create_account
+from bot.desk.accounts import COOKIE, CSRF_HEADER, Role, create_account
 from bot.settings import Settings
 from tests.support.database import API_HEADERS, API_TOKEN, STAFF_USER, add_staff_user
 
@@ -31,7 +31,10 @@ SECRET = "audience-test-secret-" + "0123456789" * 3
 PASSWORD = "an-agent-password"
 # Calling these as the desk agent would end the agent's session for the calls after it.
 ENDS_SESSION = {("POST", "/desk/api/logout")}
-DESK_USERS = {"agent": ("zhang", "agent"), "supervisor": ("wang", "supervisor")}
+DESK_USERS: dict[str, tuple[str, Role]] = {
+    "agent": ("zhang", "agent"),
+    "supervisor": ("wang", "supervisor"),
+}
 CALLERS = ("nobody", "customer", "agent", "supervisor", "internal", "staff")
 # Who gets in, by audience.
 ADMITS = {
