@@ -87,6 +87,9 @@ bench-rest: train ## p50/p95 of one REST turn that calls custom actions, whole s
 bench-desk: train ## p50/p95 delivery customer → desk and agent → customer over 100 messages
 	$(PY) scripts/bench_desk.py
 
+bench-customers: train ## completion rate per journey of tests/customers' conversations, whole system running
+	$(PY) scripts/replay_customers.py --start-stack
+
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
