@@ -43,7 +43,7 @@ OUTCOMES = ("completed", "partial", "failed")
 RECORDS = ("workorders", "complaints", "handoffs")
 # A customer who keeps answering questions stops after this many unscripted answers.
 MAX_EXTRA_TURNS = 12
-STATIONS_STATES = {
+ORDER_STATES = {
     # The transitions that bring a freshly booked (scheduled) order to the given state.
     "scheduled": (),
     "cancelled": ("cancelled",),
@@ -257,8 +257,8 @@ def _setup(raw: Any, where: str) -> dict[str, dict[str, Any]]:
     result = {}
     for name, spec in orders.items():
         spec = _keys(spec, SETUP_KEYS, {"kind", "station", "date", "start", "fault"}, where)
-        if spec.get("state", "scheduled") not in STATIONS_STATES:
-            raise DataError(f"{where}: state is one of {sorted(STATIONS_STATES)}")
+        if spec.get("state", "scheduled") not in ORDER_STATES:
+            raise DataError(f"{where}: state is one of {sorted(ORDER_STATES)}")
         try:
             date.fromisoformat(str(spec["date"]))
         except ValueError as err:
@@ -542,7 +542,7 @@ async def make_orders(
             if key in spec:
                 body[target] = spec[key]
         order = await system.backend("POST", "/api/workorders", body)
-        for state in STATIONS_STATES[spec.get("state", "scheduled")]:
+        for state in ORDER_STATES[spec.get("state", "scheduled")]:
             order = await system.backend(
                 "POST",
                 f"/api/workorders/{order['id']}/transitions",
@@ -598,6 +598,7 @@ async def replay(system: System, conversation: Conversation, run: str) -> Result
         orders = await make_orders(system, conversation, sender)
     except BackendError as err:
         result.error = f"setup failed: {err}"
+        await evaluate(system, result, {})
         return result
     result.records["setup"] = {n: o["id"] for n, o in orders.items()}
     used: Counter[int] = Counter()
