@@ -12,6 +12,7 @@ from bot import (
     authenticity,
     catalogue,
     complaints,
+    extensions,
     handoffs,
     knowledge,
     stations,
@@ -30,6 +31,7 @@ VERSION = "0.1.0"
 ROUTES: tuple[Routes, ...] = (
     catalogue.routes,
     warranty.routes,
+    extensions.routes,
     authenticity.routes,
     stations.routes,
     workorders.routes,

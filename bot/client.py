@@ -3,6 +3,8 @@
 Every call has a timeout; failures arrive as a small hierarchy of exceptions so that callers
 can tell "the customer typed something wrong" (Invalid, NotFound, Conflict) from "we are
 down" (Unavailable) and answer each in its own way.
+
+Over 350 lines on purpose: one method per API operation, flat, in the order of the API.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ security codes and a few work orders, all from one random seed.
 
 Dates are relative to the day of seeding, so the showcase devices below are always "bought 3
 days ago", "bought 10 days ago" and so on, whatever day the demo is started.
+
+Over 350 lines on purpose: one cohesive tool, the demo data set and the showcase cases the
+stories rely on.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from bot.clock import Clock
 from bot.contracts.rules import CONSUMABLE_CATEGORIES, SLOTS
 from bot.contracts.workorders import CreateIn, TransitionIn
 from bot.db import Database
+from bot.extensions import purchase
 from bot.settings import Settings
 from bot.stations import get_station
-from bot.warranty import DeviceRecord, RepairRecord, purchase, upsert_devices
+from bot.warranty import DeviceRecord, RepairRecord, upsert_devices
 from bot.workorders import advance, book
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"

@@ -2,6 +2,9 @@
 
 Timestamps are stored as naive UTC (`Clock.to_db`) so that SQLite and PostgreSQL hold the
 same values; dates are civil dates in the service's time zone.
+
+Over 350 lines on purpose: one table after another, the schema in one place (migrations mirror
+it).
 """
 
 from __future__ import annotations

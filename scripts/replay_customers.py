@@ -13,6 +13,9 @@ afterwards) as completed, partial or failed. Prints the completion rate per jour
 The format of the conversations is described in tests/customers/README.md. The exit code is 0
 whatever the completion rate (this is a measurement); 2 when the system cannot be reached, 1
 when the data is invalid.
+
+Over 350 lines on purpose: a self-contained measuring instrument (conversation format,
+simulated customer, checks, report) that runs without the test suite.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A login sets an HttpOnly, SameSite=Strict cookie holding a random token; the dat
 only its SHA-256, with the session's CSRF token and expiry. Every state-changing request must
 echo the CSRF token in `X-CSRF-Token`, and the websocket checks its Origin, so another site
 cannot act with an agent's cookie.
+
+Over 350 lines on purpose: accounts, sessions and the login guard are one security boundary,
+kept together so it can be reviewed in one read.
 """
 
 from __future__ import annotations
