@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +44,14 @@ class CountingOutputChannel(OutputChannel):
         await self.inner.send_response(recipient_id, message)
 
 
-def domain_text(agent: Agent, response: str) -> str:
-    variants = agent.domain.responses.get(response) if agent.domain else None
-    return str(variants[0].get("text", "")) if variants else ""
+def domain_text(agent: Agent, response: str, channel: str | None = None) -> str:
+    """A text of one of the domain's responses, its variation chosen as Rasa's own NLG does:
+    among those for this output channel if there are any, else those for no channel, at
+    random."""
+    variants = (agent.domain.responses.get(response) if agent.domain else None) or []
+    for_channel = [v for v in variants if channel and v.get("channel") == channel]
+    usable = for_channel or [v for v in variants if not v.get("channel")]
+    return str(random.choice(usable).get("text", "")) if usable else ""
 
 
 async def is_paused(agent: Agent, sender_id: str) -> bool:
@@ -92,7 +98,9 @@ class Guard:
         except Exception:
             log.exception("processing a message of %s failed", message.sender_id)
         if counter.sent == 0 and not await is_paused(agent, message.sender_id):
-            await counter.inner.send_text_message(message.sender_id, domain_text(agent, APOLOGY))
+            await counter.inner.send_text_message(
+                message.sender_id, domain_text(agent, APOLOGY, counter.name())
+            )
 
 
 def error_response(status: int, code: str, message: str) -> HTTPResponse:

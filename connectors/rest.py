@@ -130,7 +130,9 @@ class GuardedRestInput(InputChannel):
                     403, "other_channel", "this conversation belongs to another channel"
                 )
             if not text.strip():
-                return response.json([{"recipient_id": sender, "text": domain_text(agent, EMPTY)}])
+                return response.json(
+                    [{"recipient_id": sender, "text": domain_text(agent, EMPTY, self.name())}]
+                )
             if message_id:
                 # A retried delivery: answer as the first time, without running the turn again
                 # (a second anti-counterfeit query or booking must not come from a retry).

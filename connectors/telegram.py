@@ -247,7 +247,7 @@ class TelegramInput(InputChannel):
             incoming.response = TOO_FAST
         if incoming.response or not text:
             await output.send_text_message(
-                sender, domain_text(agent, incoming.response or TEXT_ONLY)
+                sender, domain_text(agent, incoming.response or TEXT_ONLY, self.name())
             )
             return
         output.start_typing(sender)
@@ -260,4 +260,3 @@ class TelegramInput(InputChannel):
             metadata=metadata(update),
         )
         await self.settings.guard.handle(agent, on_new_message, message)
-

@@ -197,13 +197,13 @@ class WebchatInput(InputChannel):
             agent = self._agent(webhook)
             output = WebchatOutput(sio)
             if not text.strip():
-                await output.send_text_message(sender, domain_text(agent, EMPTY))
+                await output.send_text_message(sender, domain_text(agent, EMPTY, self.name()))
                 return {"status": "accepted"}
             if len(text) > MAX_MESSAGE_CHARS:
-                await output.send_text_message(sender, domain_text(agent, TOO_LONG))
+                await output.send_text_message(sender, domain_text(agent, TOO_LONG, self.name()))
                 return _refused("too_long")
             if self.throttle.wait(sender, session.get("client")):
-                await output.send_text_message(sender, domain_text(agent, TOO_FAST))
+                await output.send_text_message(sender, domain_text(agent, TOO_FAST, self.name()))
                 return _refused("rate_limited")
             # The page retries a message until acknowledged: a repeat must not run twice.
             if message_id and await self.deliveries.claim(agent, sender, message_id) is not None:

@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import Event
 from socketio import AsyncServer
+
+from bot.contracts.transcript import DESK_AGENT, messages
 
 BOT_EVENT = "bot_uttered"
 HISTORY_LIMIT = 300
 # The support desk marks an agent's message with this metadata (bot/desk/rasa.py).
-DESK_AGENT = "desk_agent"
 _BOT_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
 
 
@@ -87,27 +88,23 @@ class WebchatOutput(OutputChannel):
         await self._emit(recipient_id, {"custom": json_message}, kwargs)
 
 
-def transcript(events: Iterable[Any], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
     """The customer's and the bot's messages, oldest first, as the page renders them."""
-    messages: list[dict[str, Any]] = []
-    for event in events:
-        if isinstance(event, UserUttered) and event.text:
-            display = (event.metadata or {}).get("display")
-            text = display if isinstance(display, str) and display else event.text
-            messages.append({"sender": "user", "text": text, "ts": event.timestamp})
-        elif isinstance(event, BotUttered):
-            message: dict[str, Any] = {"sender": "bot", "ts": event.timestamp}
-            if event.text:
-                message["text"] = event.text
-            agent = (event.metadata or {}).get(DESK_AGENT)
-            if isinstance(agent, str) and agent:
-                message["agent"] = agent
-            data = event.data or {}
-            for key in _BOT_FIELDS:
-                value = data.get(key)
-                if not value:
-                    continue
-                message[key] = _choices(value) if key in ("buttons", "quick_replies") else value
-            if any(key in message for key in ("text", *_BOT_FIELDS)):
-                messages.append(message)
-    return messages[-limit:]
+    shown: list[dict[str, Any]] = []
+    for message in messages(event.as_dict() for event in events):
+        if message.sender == "user":
+            if message.text:
+                shown.append({"sender": "user", "text": message.shown, "ts": message.timestamp})
+            continue
+        line: dict[str, Any] = {"sender": "bot", "ts": message.timestamp}
+        if message.text:
+            line["text"] = message.text
+        if message.agent:
+            line["agent"] = message.agent
+        for key in _BOT_FIELDS:
+            value = message.data.get(key)
+            if value:
+                line[key] = _choices(value) if key in ("buttons", "quick_replies") else value
+        if any(key in line for key in ("text", *_BOT_FIELDS)):
+            shown.append(line)
+    return shown[-limit:]

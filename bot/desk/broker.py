@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS
 from bot.clock import Clock
+from bot.contracts.transcript import message_of
 from bot.db import Database, async_url
 from bot.desk.loops import STOP, keep_running, stop_all, wait_unless_stopping
 from bot.handoffs import add_activity, open_handoff_of
@@ -52,15 +53,16 @@ async def record_event(
     kind = event.get("event")
     if kind not in ("user", "bot") or not conversation:
         return
-    words = str(event.get("text") or "")
+    message = message_of(event)
+    if message is None:
+        return
+    words = message.text
     data: dict[str, Any] | None = None
-    if kind == "user":
+    if message.sender == "user":
         kind = "customer"
     else:
-        agent = (event.get("metadata") or {}).get("desk_agent")
-        kind = "agent" if agent else "bot"
-        buttons = (event.get("data") or {}).get("buttons") or []
-        data = {"agent": agent, "buttons": [b.get("title") for b in buttons if isinstance(b, dict)]}
+        kind = "agent" if message.agent else "bot"
+        data = {"agent": message.agent, "buttons": message.button_titles}
     sent_at = float(event.get("timestamp") or time.time())
     # Most events belong to conversations no person holds: look before taking the write lock.
     async with db.read() as conn:

@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.api import SETTINGS, ApiError
+from bot.contracts.transcript import DESK_AGENT, messages
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 LATEST = {"output_channel": "latest", "execute_side_effects": "true"}
@@ -64,14 +65,14 @@ class Rasa:
             "event": "bot",
             "text": text,
             "timestamp": sent_at,
-            "metadata": {"desk_agent": agent},
+            "metadata": {DESK_AGENT: agent},
         }
         await self.append(conversation, [event], latest=True)
 
     async def pause(self, conversation: str, agent: str | None = None) -> None:
         events: list[dict[str, Any]] = [{"event": "pause", "timestamp": time.time()}]
         if agent is not None:
-            events.insert(0, {"event": "slot", "name": "desk_agent", "value": agent})
+            events.insert(0, {"event": "slot", "name": DESK_AGENT, "value": agent})
         await self.append(conversation, events, latest=False)
 
     async def resume(self, conversation: str) -> None:
@@ -102,21 +103,17 @@ async def client(app: web.Application) -> AsyncIterator[None]:
 def transcript(tracker: dict[str, Any]) -> list[dict[str, Any]]:
     """The customer's and the bot's (and agents') messages, oldest first."""
     lines: list[dict[str, Any]] = []
-    for event in tracker.get("events") or []:
-        kind = event.get("event")
-        if kind == "user":
-            text = str(event.get("text") or "")
-            lines.append({"kind": "customer", "text": text, "sent_at": event.get("timestamp")})
-        elif kind == "bot":
-            agent = (event.get("metadata") or {}).get("desk_agent")
-            data = event.get("data") or {}
-            lines.append(
-                {
-                    "kind": "agent" if agent else "bot",
-                    "text": str(event.get("text") or ""),
-                    "agent": agent,
-                    "buttons": [b.get("title") for b in data.get("buttons") or []],
-                    "sent_at": event.get("timestamp"),
-                }
-            )
+    for message in messages(tracker.get("events") or []):
+        if message.sender == "user":
+            lines.append({"kind": "customer", "text": message.text, "sent_at": message.timestamp})
+            continue
+        lines.append(
+            {
+                "kind": "agent" if message.agent else "bot",
+                "text": message.text,
+                "agent": message.agent,
+                "buttons": message.button_titles,
+                "sent_at": message.timestamp,
+            }
+        )
     return lines

@@ -1,0 +1,63 @@
+"""Reading a conversation's messages out of Rasa's events: one reader for every transcript.
+
+The web chat's history (`connectors/webchat_output.py`), the desk's view of a conversation
+(`bot/desk/rasa.py`) and the desk's live feed (`bot/desk/broker.py`) all turn Rasa's `user`
+and `bot` events (as JSON, `Event.as_dict()`) into messages; they differ only in the shape they
+hand on. A bot event written for a support agent carries the agent's name in its metadata
+under `DESK_AGENT` (the desk sends it, the channels show it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DESK_AGENT = "desk_agent"
+
+
+@dataclass(frozen=True)
+class Message:
+    sender: Literal["user", "bot"]
+    # What was sent: a button's payload (/affirm) for a click.
+    text: str
+    timestamp: float | None
+    # What the customer saw: the button's title for a click, else the text.
+    shown: str = ""
+    # The support agent who wrote a bot message, if one did.
+    agent: str | None = None
+    # A bot message's buttons, images and other rich parts, as Rasa keeps them.
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def button_titles(self) -> list[Any]:
+        buttons = self.data.get("buttons") or []
+        return [b.get("title") for b in buttons if isinstance(b, Mapping)]
+
+
+def message_of(event: Mapping[str, Any]) -> Message | None:
+    """The message an event carries, or None for every other kind of event."""
+    kind, text = event.get("event"), str(event.get("text") or "")
+    metadata = event.get("metadata") or {}
+    timestamp = event.get("timestamp")
+    stamp = float(timestamp) if isinstance(timestamp, int | float) else None
+    if kind == "user":
+        display = metadata.get("display")
+        shown = display if isinstance(display, str) and display else text
+        return Message("user", text, stamp, shown=shown)
+    if kind == "bot":
+        agent = metadata.get(DESK_AGENT)
+        return Message(
+            "bot",
+            text,
+            stamp,
+            shown=text,
+            agent=agent if isinstance(agent, str) and agent else None,
+            data=event.get("data") or {},
+        )
+    return None
+
+
+def messages(events: Iterable[Mapping[str, Any]]) -> list[Message]:
+    """The conversation's messages, oldest first."""
+    return [m for m in map(message_of, events) if m is not None]
