@@ -27,7 +27,7 @@ from bot.contracts.errors import INVALID_BODY, INVALID_SECURITY_CODE, RATE_LIMIT
 from bot.contracts.ids import COUNTERFEIT_PREFIX, normalize_daily_id, normalize_security_code
 from bot.contracts.rules import CONSUMABLE_CATEGORIES, MODEL_CODE
 from bot.db import replayed
-from bot.errors import Invalid, Limited
+from bot.errors import Invalid, Limited, canonical
 from bot.sequences import next_id
 from bot.settings import Settings
 
@@ -62,14 +62,8 @@ async def insert_codes(conn: AsyncConnection, records: Sequence[CodeRecord]) -> 
 
 
 def _security_code(raw: str, field: str = "code") -> str:
-    code = normalize_security_code(raw)
-    if code is None:
-        raise Invalid(
-            INVALID_SECURITY_CODE,
-            f"{raw!r} is not a security code: 16 digits, optionally in groups of 4",
-            fields=[{"field": field, "message": "not a 16-digit security code"}],
-        )
-    return code
+    shape = "a security code: 16 digits, optionally in groups of 4"
+    return canonical(raw, normalize_security_code, field, INVALID_SECURITY_CODE, shape)
 
 
 async def _guard(conn: AsyncConnection, source: str, now: datetime, settings: Settings) -> None:

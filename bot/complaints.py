@@ -19,7 +19,7 @@ from bot.contracts.ids import (
     normalize_work_order_id,
 )
 from bot.db import replayed
-from bot.errors import Invalid, Refused
+from bot.errors import Refused, canonical
 from bot.sequences import next_id
 
 routes = Routes("complaints")
@@ -39,14 +39,7 @@ def _out(row: Any, clock: Clock) -> Complaint:
 def _optional_id(raw: str | None, normalize: Any, field: str) -> str | None:
     if not raw:
         return None
-    value: str | None = normalize(raw)
-    if value is None:
-        raise Invalid(
-            INVALID_BODY,
-            f"{raw!r} is not a valid {field}",
-            fields=[{"field": field, "message": "invalid format"}],
-        )
-    return value
+    return canonical(raw, normalize, field, INVALID_BODY, f"a valid {field}")
 
 
 @routes.post(

@@ -7,6 +7,7 @@ of `bot.contracts.errors`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -46,3 +47,19 @@ class Limited(DomainError):
 
 def not_found(what: str, key: str) -> NotFound:
     return NotFound(f"{what}_not_found", f"no {what.replace('_', ' ')} {key!r}")
+
+
+def canonical(
+    raw: str, normalize: Callable[[str], str | None], field: str, code: str, shape: str
+) -> str:
+    """An ID from a request in its canonical form, or Invalid naming the field and the shape.
+
+    `shape` says what was expected ("a serial number: two letters then 6-10 letters or
+    digits"); every ID a request carries goes through here, so they are refused alike.
+    """
+    value = normalize(raw)
+    if value is None:
+        raise Invalid(
+            code, f"{raw!r} is not {shape}", fields=[{"field": field, "message": f"not {shape}"}]
+        )
+    return value

@@ -23,7 +23,7 @@ from bot.contracts.errors import (
     NO_POLICY,
     UNKNOWN_MODEL,
 )
-from bot.contracts.ids import SERIAL_RE, normalize_serial
+from bot.contracts.ids import SERIAL_RE, SERIAL_SHAPE, normalize_serial
 from bot.contracts.rules import CODE, MODEL_CODE
 from bot.contracts.warranty import (
     CoverageOut,
@@ -35,7 +35,7 @@ from bot.contracts.warranty import (
     Verdict,
     VerdictIn,
 )
-from bot.errors import Invalid, Refused, not_found
+from bot.errors import Invalid, Refused, canonical, not_found
 from bot.sanbao import (
     DeviceFacts,
     Fault,
@@ -224,14 +224,7 @@ async def verdict_for(conn: AsyncConnection, serial: str, fault: Fault, on_date:
 
 
 def serial_param(raw: str, field: str = "serial") -> str:
-    serial = normalize_serial(raw)
-    if serial is None:
-        raise Invalid(
-            INVALID_SERIAL,
-            f"{raw!r} is not a serial number: two letters then 6-10 letters or digits",
-            fields=[{"field": field, "message": "not a serial number"}],
-        )
-    return serial
+    return canonical(raw, normalize_serial, field, INVALID_SERIAL, SERIAL_SHAPE)
 
 
 @routes.get(

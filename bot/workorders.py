@@ -33,7 +33,12 @@ from bot.contracts.errors import (
     TOO_MANY_RESCHEDULES,
     UNKNOWN_MODEL,
 )
-from bot.contracts.ids import WORK_ORDER_PREFIX, normalize_serial, normalize_work_order_id
+from bot.contracts.ids import (
+    SERIAL_SHAPE,
+    WORK_ORDER_PREFIX,
+    normalize_serial,
+    normalize_work_order_id,
+)
 from bot.contracts.rules import CHANGEABLE, MAX_RESCHEDULES, SLOT_ENDS, TRANSITIONS
 from bot.contracts.workorders import (
     CancelIn,
@@ -47,7 +52,7 @@ from bot.contracts.workorders import (
     WorkOrder,
 )
 from bot.db import replayed
-from bot.errors import Invalid, Refused, not_found
+from bot.errors import Invalid, Refused, canonical, not_found
 from bot.sequences import next_id
 from bot.settings import Settings
 from bot.stations import get_station, release_slot, reserve_slot, slot_problem
@@ -176,13 +181,7 @@ async def book(
     w = tables.work_orders
     serial = None
     if body.serial:
-        serial = normalize_serial(body.serial)
-        if serial is None:
-            raise Invalid(
-                INVALID_SERIAL,
-                f"{body.serial!r} is not a serial number",
-                fields=[{"field": "serial", "message": "not a serial number"}],
-            )
+        serial = canonical(body.serial, normalize_serial, "serial", INVALID_SERIAL, SERIAL_SHAPE)
     if (row := await replayed(conn, w, key)) is not None:
         return row.id, False
     model_code = body.model_code
@@ -277,13 +276,7 @@ async def search(request: web.Request, query: ListQuery) -> list[WorkOrder]:
     w = tables.work_orders
     stmt = select(w.c.id).order_by(w.c.created_at.desc(), w.c.id.desc()).limit(20)
     if query.serial:
-        serial = normalize_serial(query.serial)
-        if serial is None:
-            raise Invalid(
-                INVALID_SERIAL,
-                f"{query.serial!r} is not a serial number",
-                fields=[{"field": "serial", "message": "not a serial number"}],
-            )
+        serial = canonical(query.serial, normalize_serial, "serial", INVALID_SERIAL, SERIAL_SHAPE)
         stmt = stmt.where(w.c.serial == serial)
     elif query.conversation_id:
         stmt = stmt.where(w.c.conversation_id == query.conversation_id)

@@ -11,6 +11,7 @@ import unicodedata
 from datetime import date, datetime
 
 SERIAL_RE = re.compile(r"[A-Z]{2}[A-Z0-9]{6,10}")
+SERIAL_SHAPE = "a serial number: two letters then 6-10 letters or digits"
 
 
 _SERIAL_PREFIX = re.compile(r"^(?:S\s*/?\s*N|序列号|序号|机身号|SN码)\s*[:：#]?\s*", re.IGNORECASE)
