@@ -185,8 +185,8 @@ class ActionCheckStatus(BackendAction):
     async def _proven(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> None:
-        """After a lookup by phone: the orders proven in this conversation, newest first."""
-        orders = [await client().work_order(i) for i in reversed(proven(tracker)[-5:])]
+        """After a lookup by phone: the orders proven in this conversation (the latest five)."""
+        orders = [await client().work_order(i) for i in proven(tracker)[-5:]]
         dispatcher.utter_message(response="utter_orders_for_phone", count=len(orders))
         for order in orders:
             self._status(dispatcher, domain, order)
