@@ -30,6 +30,7 @@ from actions.conversation import (
     latest_intent,
 )
 from bot.client import ServiceError
+from bot.contracts.masking import mask_phone
 
 REASONS = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
 
@@ -125,7 +126,7 @@ class ActionRequestCallback(TurnAction):
         except ServiceError:
             dispatcher.utter_message(response="utter_callback_failed")
             return []
-        dispatcher.utter_message(response="utter_callback_booked", phone=phone)
+        dispatcher.utter_message(response="utter_callback_booked", phone=mask_phone(phone))
         return [SlotSet("handoff_id", handoff.id)]
 
 

@@ -26,7 +26,16 @@ from bot.contracts.handoffs import CallbackIn, Handoff, HandoffIn, Package
 from bot.contracts.knowledge import Case, Hit, SearchIn
 from bot.contracts.stations import City, Slot, Station
 from bot.contracts.warranty import Device, Extension, ExtensionIn, FaultIn, Plan, Verdict, VerdictIn
-from bot.contracts.workorders import CancelIn, CreateIn, RatingIn, RescheduleIn, WorkOrder
+from bot.contracts.workorders import (
+    CancelIn,
+    CreateIn,
+    PhoneCheck,
+    PhoneCheckIn,
+    PhoneLookupIn,
+    RatingIn,
+    RescheduleIn,
+    WorkOrder,
+)
 from bot.sanbao import Policy
 
 T = TypeVar("T")
@@ -308,6 +317,24 @@ class ServiceClient:
     ) -> list[WorkOrder]:
         return await self._get(
             list[WorkOrder], "/api/workorders", serial=serial, conversation_id=conversation_id
+        )
+
+    async def work_orders_by_phone(self, phone: str) -> list[WorkOrder]:
+        """The orders booked with this phone number (sent in a body, never in the URL)."""
+        return await self._post(
+            list[WorkOrder], "/api/workorders/by-phone", _body(PhoneLookupIn, phone=phone)
+        )
+
+    async def verify_phone(self, order_id: str, digits: str, conversation_id: str) -> PhoneCheck:
+        """Whether `digits` (the last four, or the whole number) match the phone on the order.
+
+        Conflict `phone_tries_used`, `phone_check_locked` (with retry_after) or
+        `no_phone_on_record` when the check cannot be made.
+        """
+        return await self._post(
+            PhoneCheck,
+            f"/api/workorders/{_segment(order_id)}/verify-phone",
+            _body(PhoneCheckIn, digits=digits, conversation_id=conversation_id),
         )
 
     async def reschedule(

@@ -120,6 +120,10 @@ GENUINE_CODE = "8861220355409172"
 COPIED_CODE = "4409118722650031"  # queried 37 times: the classic counterfeit signal
 UNKNOWN_CODE = "1234567890123456"
 
+# The phones on the demo work orders, fixed so that README.md and the test stories can give
+# them (a customer proves an order is theirs with the last four digits, or the whole number).
+DEMO_ORDER_PHONES = {"MJ5R8W2K": "13911240317", "CX9A5D4E": "18610255524"}
+
 
 def _serial(rng: random.Random, category: str, taken: set[str]) -> str:
     while True:
@@ -378,7 +382,7 @@ async def seed_demo(
                     slot_date=day,
                     slot_start=slot_start,
                     customer_name=_name(rng),
-                    phone=_phone(rng),
+                    phone=DEMO_ORDER_PHONES[serial],
                     address="北京市海淀区学院路30号" if kind == "on_site" else None,
                     channel="web",
                 ),
@@ -396,7 +400,7 @@ async def seed_demo(
                         order_id,
                         TransitionIn(to=to, note=note, actor="engineer:demo", part=part),
                     )
-            lines.append(
-                f"work order {order_id}: {'closed, ready for a rating' if finish else 'scheduled'}"
-            )
+            state = "closed, ready for a rating" if finish else "scheduled"
+            phone = DEMO_ORDER_PHONES[serial]
+            lines.append(f"work order {order_id}: {state}; phone on it ends in {phone[-4:]}")
     return lines

@@ -41,6 +41,7 @@ from sqlalchemy.pool import NullPool
 
 from bot import tables
 from bot.clock import Clock
+from bot.contracts.masking import mask_phone
 from bot.db import Database, async_url
 from bot.desk.accounts import audit
 
@@ -77,8 +78,8 @@ def phone_digits(raw: str) -> str:
 
 
 def mask(phone: str) -> str:
-    """138****8000: enough to recognise in the audit log, not to call."""
-    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:]
+    """138****8000: enough to recognise in the audit log, not to call (as the bot shows it)."""
+    return mask_phone(phone)
 
 
 def _squashed(text: str) -> str:
@@ -424,6 +425,11 @@ async def _anonymise(
             )
             notes += 1
     counts["work_order_notes"] = notes
+    # Which conversation tried which order's phone: gone with the conversations.
+    p = tables.phone_checks
+    counts["phone_checks"] = int(
+        (await conn.execute(delete(p).where(p.c.conversation_id.in_(conv)))).rowcount
+    )
     reports = await conn.execute(select(r.c.id, r.c.note).where(r.c.id.in_(sorted(found.reports))))
     for row in reports:
         if holds(row.note, phone):
@@ -577,6 +583,8 @@ async def purge(
         counts["desk_messages"] = int(
             (await conn.execute(delete(m).where(m.c.created_at < talk))).rowcount
         )
+        p = tables.phone_checks
+        counts["phone_checks"] = int((await conn.execute(delete(p).where(p.c.at < talk))).rowcount)
     cutoff = wall_time - retention.transcripts_days * 86400
     counts["tracker_events"] = await _purge_tracker(stores.tracker, cutoff)
     counts["broker_events"] = await _purge_broadcast(stores.broker, cutoff)

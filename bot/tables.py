@@ -282,6 +282,19 @@ work_order_events = Table(
     Column("actor", String(60), nullable=False),
 )
 
+# Every check of a work order's phone (a customer proving the order is theirs). Failures from
+# one conversation limit its tries; failures from all conversations lock the order's check.
+phone_checks = Table(
+    "phone_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("work_order_id", String(15), ForeignKey("work_orders.id"), nullable=False),
+    Column("conversation_id", String(100), nullable=False),
+    Column("matched", Boolean, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_phone_checks_order_at", "work_order_id", "at"),
+)
+
 # --- knowledge ---------------------------------------------------------------------------
 
 knowledge_cases = Table(

@@ -6,10 +6,11 @@ advance, rate) with its one lock discipline in one place.
 
 from __future__ import annotations
 
+import hmac
 from datetime import date, datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,8 +24,11 @@ from bot.contracts.errors import (
     INVALID_QUERY,
     INVALID_SERIAL,
     INVALID_TRANSITION,
+    NO_PHONE_ON_RECORD,
     NOT_CHANGEABLE,
     NOT_CLOSED,
+    PHONE_CHECK_LOCKED,
+    PHONE_TRIES_USED,
     SAME_SLOT,
     SERVICE_NOT_OFFERED,
     SLOT_FULL,
@@ -39,12 +43,24 @@ from bot.contracts.ids import (
     normalize_serial,
     normalize_work_order_id,
 )
-from bot.contracts.rules import CHANGEABLE, MAX_RESCHEDULES, SLOT_ENDS, TRANSITIONS
+from bot.contracts.masking import phone_digits
+from bot.contracts.rules import (
+    CHANGEABLE,
+    MAX_RESCHEDULES,
+    PHONE_LOCK_FAILURES,
+    PHONE_LOCK_SECONDS,
+    PHONE_TRIES,
+    SLOT_ENDS,
+    TRANSITIONS,
+)
 from bot.contracts.workorders import (
     CancelIn,
     CreateIn,
     Event,
     ListQuery,
+    PhoneCheck,
+    PhoneCheckIn,
+    PhoneLookupIn,
     RatingIn,
     RescheduleIn,
     StationRef,
@@ -461,3 +477,107 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
         )
         await _event(conn, order_id, now, "closed", f"rated {body.score}/5", "customer")
         return await load(conn, clock, order_id, booking_lead(request))
+
+
+def phone_matches(phone: str, given: str) -> bool:
+    """The last four digits, the whole number, or a landline's number without its area code."""
+    digits, given = phone_digits(phone), phone_digits(given)
+    if len(given) == 4:
+        return hmac.compare_digest(digits[-4:], given)
+    return len(given) >= 7 and hmac.compare_digest(digits[-len(given) :], given)
+
+
+@routes.post(
+    "/api/workorders/{id}/verify-phone",
+    summary="Check the phone a customer gives against the work order's, without revealing it",
+    body=PhoneCheckIn,
+    response=PhoneCheck,
+    errors=(400, 404, 409),
+)
+async def verify_phone(request: web.Request, body: PhoneCheckIn) -> PhoneCheck:
+    """A customer proves an order is theirs. Every check is recorded: a conversation has
+    PHONE_TRIES tries on an order, and PHONE_LOCK_FAILURES failures on one order from all
+    conversations within PHONE_LOCK_SECONDS lock its check (409 phone_check_locked, with
+    retry_after), so that 10,000 combinations cannot be tried through many conversations."""
+    clock = request.config_dict[CLOCK]
+    order_id = _order_id(request)
+    p = tables.phone_checks
+    async with request.config_dict[DB].write() as conn:
+        # Locked (on PostgreSQL) so that concurrent guesses on one order are counted in turn.
+        row = await _locked(conn, order_id)
+        if not row.phone:
+            raise Refused(NO_PHONE_ON_RECORD, f"work order {order_id} has no phone to check")
+        now = clock.now()
+        window = timedelta(seconds=PHONE_LOCK_SECONDS)
+        failures = (
+            (
+                await conn.execute(
+                    select(p.c.at)
+                    .where(
+                        p.c.work_order_id == order_id,
+                        p.c.matched.is_(False),
+                        p.c.at > clock.to_db(now - window),
+                    )
+                    .order_by(p.c.at.desc())
+                    .limit(PHONE_LOCK_FAILURES)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if len(failures) >= PHONE_LOCK_FAILURES:
+            opens = clock.from_db(failures[-1]) + window
+            retry_after = max(1, int((opens - now).total_seconds()) + 1)
+            raise Refused(
+                PHONE_CHECK_LOCKED,
+                f"too many failed phone checks on {order_id}; retry later",
+                extra={"retry_after": retry_after},
+            )
+        mine = await conn.scalar(
+            select(func.count()).where(
+                p.c.work_order_id == order_id,
+                p.c.conversation_id == body.conversation_id,
+                p.c.matched.is_(False),
+            )
+        )
+        if (mine or 0) >= PHONE_TRIES:
+            raise Refused(PHONE_TRIES_USED, f"this conversation has used its tries on {order_id}")
+        matched = phone_matches(row.phone, body.digits)
+        await conn.execute(
+            p.insert().values(
+                work_order_id=order_id,
+                conversation_id=body.conversation_id,
+                matched=matched,
+                at=clock.to_db(now),
+            )
+        )
+        failed = (mine or 0) + (0 if matched else 1)
+        return PhoneCheck(matched=matched, tries_left=max(0, PHONE_TRIES - failed))
+
+
+@routes.post(
+    "/api/workorders/by-phone",
+    summary="Work orders booked with a phone number, newest first (for its owner)",
+    body=PhoneLookupIn,
+    response=list[WorkOrder],
+    errors=(422,),
+)
+async def by_phone(request: web.Request, body: PhoneLookupIn) -> list[WorkOrder]:
+    """A POST, so that the number stays out of URLs and access logs."""
+    w = tables.work_orders
+    wanted = phone_digits(body.phone)
+    if len(wanted) < 7:
+        raise Invalid(
+            INVALID_QUERY,
+            "give the whole phone number",
+            fields=[{"field": "phone", "message": "the whole number"}],
+        )
+    clock = request.config_dict[CLOCK]
+    async with request.config_dict[DB].read() as conn:
+        rows = await conn.execute(
+            select(w.c.id, w.c.phone)
+            .where(w.c.phone.like(f"%{wanted[-4:]}"))
+            .order_by(w.c.created_at.desc(), w.c.id.desc())
+        )
+        ids = [r.id for r in rows if r.phone and phone_digits(r.phone) == wanted][:20]
+        return [await load(conn, clock, i, booking_lead(request)) for i in ids]

@@ -21,6 +21,7 @@ from actions.common import (
 )
 from actions.conversation import idempotency_key
 from actions.workorders.slots import choose_slot, slot_text, split_slot
+from actions.workorders.status import contact_line
 from bot.client import Conflict
 from bot.contracts.errors import SLOT_FULL
 from bot.contracts.rules import SLOT_ENDS
@@ -152,6 +153,12 @@ class ActionAskStationCode(BackendAction):
 
 
 async def booking_summary(tracker: Tracker, domain: DomainDict) -> dict[str, str]:
+    """What the customer is about to submit, to check before it is sent.
+
+    The phone and address are shown in full, unlike everywhere else: the customer typed them
+    in this conversation a moment ago and nothing is stored yet, and a masked number would
+    hide exactly the typo this question is there to catch. Once booked, they are masked.
+    """
     station = await client().station(str(tracker.get_slot("station_code")))
     day, start = split_slot(str(tracker.get_slot("booking_slot")))
     serial = tracker.get_slot("serial_number")
@@ -248,5 +255,6 @@ class ActionBookRepair(BackendAction):
             address=order.station.address,
             phone=order.station.phone,
             slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
+            contact=contact_line(domain, order),
         )
         return [*reset, SlotSet("work_order_id", order.id)]

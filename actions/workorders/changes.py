@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, text
 from actions.conversation import history
+from actions.workorders.proof import PROOF, ProofValidation, may_see
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import load_order
 from bot.client import Conflict
@@ -39,7 +40,7 @@ def refusal_reason(domain: DomainDict, code: str) -> str:
     return text(domain, REFUSAL_REASONS.get(code, "utter_reason_generic"))
 
 
-class ValidateRescheduleForm(BackendFormValidation):
+class ValidateRescheduleForm(ProofValidation, BackendFormValidation):
     retry = "/reschedule_booking"
 
     def name(self) -> str:
@@ -51,14 +52,19 @@ class ValidateRescheduleForm(BackendFormValidation):
         order = await load_order(value, dispatcher)
         if order is None:
             return {"work_order_id": None}
+        return await self.access(order, dispatcher, tracker, domain)
+
+    async def on_access(
+        self, order: WorkOrder, dispatcher: CollectingDispatcher, domain: DomainDict
+    ) -> dict[str, Any]:
         if not order.can_reschedule:
             dispatcher.utter_message(
                 response="utter_reschedule_refused",
                 work_order_id=order.id,
                 reason=refusal_reason(domain, refusal(order)),
             )
-            return {"work_order_id": order.id, "requested_slot": None}
-        return {"work_order_id": order.id}
+            return {"requested_slot": None}
+        return {}
 
     async def validate_booking_slot(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -77,8 +83,12 @@ class ActionReschedule(BackendAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         order_id, wanted = tracker.get_slot("work_order_id"), tracker.get_slot("booking_slot")
+        done: list[EventType] = [SlotSet("booking_slot", None), SlotSet(PROOF, None)]
         if not order_id or not wanted:
-            return [SlotSet("booking_slot", None)]
+            return done
+        if not may_see(await client().work_order(str(order_id)), tracker):
+            dispatcher.utter_message(response="utter_proof_needed", work_order_id=order_id)
+            return done
         day, start = split_slot(str(wanted))
         try:
             order = await client().reschedule(str(order_id), day, start)
@@ -91,17 +101,17 @@ class ActionReschedule(BackendAction):
                 work_order_id=order_id,
                 reason=refusal_reason(domain, exc.code),
             )
-            return [SlotSet("booking_slot", None)]
+            return done
         dispatcher.utter_message(
             response="utter_reschedule_done",
             work_order_id=order.id,
             station=order.station.name,
             slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
         )
-        return [SlotSet("booking_slot", None)]
+        return done
 
 
-class ValidateCancelForm(BackendFormValidation):
+class ValidateCancelForm(ProofValidation, BackendFormValidation):
     retry = "/cancel_booking"
 
     def name(self) -> str:
@@ -111,7 +121,9 @@ class ValidateCancelForm(BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         order = await load_order(value, dispatcher)
-        return {"work_order_id": order.id if order else None}
+        if order is None:
+            return {"work_order_id": None}
+        return await self.access(order, dispatcher, tracker, domain)
 
 
 class ActionAskCancelConfirmed(BackendAction):
@@ -124,6 +136,10 @@ class ActionAskCancelConfirmed(BackendAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         order = await client().work_order(str(tracker.get_slot("work_order_id")))
+        if not may_see(order, tracker):
+            # The form asks for the proof first; this is a second wall, never the first.
+            dispatcher.utter_message(response="utter_proof_needed", work_order_id=order.id)
+            return [SlotSet("requested_slot", None), SlotSet("work_order_id", None)]
         if not order.can_cancel:
             dispatcher.utter_message(
                 response="utter_cancel_refused",
@@ -153,11 +169,14 @@ class ActionCancelBooking(BackendAction):
             tracker.get_slot("work_order_id"),
             tracker.get_slot("cancel_confirmed"),
         )
-        done: list[EventType] = [SlotSet("cancel_confirmed", None)]
+        done: list[EventType] = [SlotSet("cancel_confirmed", None), SlotSet(PROOF, None)]
         if not order_id or confirmed is None:
             return done
         if confirmed is False:
             dispatcher.utter_message(response="utter_cancel_kept", work_order_id=order_id)
+            return done
+        if not may_see(await client().work_order(str(order_id)), tracker):
+            dispatcher.utter_message(response="utter_proof_needed", work_order_id=order_id)
             return done
         reason = _customer_words(tracker, "cancel_booking") or "cancelled in chat"
         try:

@@ -37,6 +37,10 @@ SAME_SLOT = "same_slot"
 INVALID_TRANSITION = "invalid_transition"
 NOT_CLOSED = "not_closed"
 ALREADY_RATED = "already_rated"
+# The phone check of a work order (POST /api/workorders/{id}/verify-phone).
+NO_PHONE_ON_RECORD = "no_phone_on_record"
+PHONE_TRIES_USED = "phone_tries_used"  # this conversation used its tries on this order
+PHONE_CHECK_LOCKED = "phone_check_locked"  # too many failures on this order; has retry_after
 
 # Too many requests (429); the error carries retry_after in seconds.
 RATE_LIMITED = "rate_limited"

@@ -87,3 +87,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 CHANGEABLE = ("created", "scheduled")
 MAX_RESCHEDULES = 3
+
+# Proving a work order is yours (the phone on it): tries per order in one conversation, and
+# the failures on one order, from all conversations together, that lock its check for a while.
+PHONE_TRIES = 3
+PHONE_LOCK_FAILURES = 10
+PHONE_LOCK_SECONDS = 3600
+# What a customer gives as proof: the last four digits of the phone, or the whole number
+# (7 digits or more: a landline without its area code too).
+PHONE_PROOF = r"^(?:\d{4}|\d{7,15})$"

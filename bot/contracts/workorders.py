@@ -8,7 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, root_validator, validator
 
 from bot.contracts.base import Body, Query
-from bot.contracts.rules import CODE, MODEL_CODE, PHONE, SLOT_START, STATION_CODE, Status
+from bot.contracts.rules import (
+    CODE,
+    MODEL_CODE,
+    PHONE,
+    PHONE_PROOF,
+    SLOT_START,
+    STATION_CODE,
+    Status,
+)
 
 
 class CreateIn(Body):
@@ -61,6 +69,29 @@ class RatingIn(Body):
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError("the score must be a whole number from 1 to 5")
         return value
+
+
+class PhoneCheckIn(Body):
+    """What a customer gives to prove a work order is theirs, and the conversation asking."""
+
+    digits: str = Field(
+        regex=PHONE_PROOF,
+        description="the last four digits of the phone on the order, or the whole number",
+    )
+    conversation_id: str = Field(min_length=1, max_length=100)
+
+
+class PhoneCheck(BaseModel):
+    """Whether the digits match; never the phone itself."""
+
+    matched: bool
+    tries_left: int = Field(description="tries this conversation has left on this order")
+
+
+class PhoneLookupIn(Body):
+    """The owner of a phone asking for the work orders booked with it (the number is the proof)."""
+
+    phone: str = Field(regex=PHONE)
 
 
 class Event(BaseModel):

@@ -210,7 +210,8 @@ async def test_a_declined_booking_is_dropped(
     assert responses(dispatcher) == ["utter_booking_dropped"]
 
 
-async def _booked(service: ServiceClient) -> str:
+async def _booked(service: ServiceClient, conversation: str | None = "customer-1") -> str:
+    """An order booked in the conversation of `make_tracker` (None: booked elsewhere)."""
     order = await service.book(
         kind="drop_off",
         serial="PF2K7Q9A",
@@ -219,6 +220,8 @@ async def _booked(service: ServiceClient) -> str:
         slot_date=TOMORROW,
         slot_start="09:00",
         phone="13800138000",
+        conversation_id=conversation,
+        channel="rest" if conversation else None,
     )
     return order.id
 
@@ -232,7 +235,8 @@ async def test_reschedule_and_cancel(service: ServiceClient, domain: dict[str, A
         slots={"work_order_id": order_id, "booking_slot": "2026-11-23T13:30"},
     )
     assert await ActionReschedule().run(dispatcher, tracker, domain) == [
-        SlotSet("booking_slot", None)
+        SlotSet("booking_slot", None),
+        SlotSet("phone_proof", None),
     ]
     assert responses(dispatcher) == ["utter_reschedule_done"]
     assert (await service.work_order(order_id)).slot_date.isoformat() == "2026-11-23"  # type: ignore[union-attr]
@@ -246,7 +250,8 @@ async def test_reschedule_and_cancel(service: ServiceClient, domain: dict[str, A
         "确定", "affirm", slots={"work_order_id": order_id, "cancel_confirmed": True}
     )
     assert await ActionCancelBooking().run(dispatcher, tracker, domain) == [
-        SlotSet("cancel_confirmed", None)
+        SlotSet("cancel_confirmed", None),
+        SlotSet("phone_proof", None),
     ]
     assert responses(dispatcher) == ["utter_cancel_done"]
     assert (await service.work_order(order_id)).status == "cancelled"
@@ -277,18 +282,16 @@ async def test_status_by_work_order_and_by_serial(
 async def test_status_is_not_asked_when_already_known(
     service: ServiceClient, domain: dict[str, Any]
 ) -> None:
+    order_id = await _booked(service)
     tracker = make_tracker(
         "修好了没",
         "check_repair_status",
-        slots={"work_order_id": "WO20261120-0001"},
+        slots={"work_order_id": order_id},
         active_loop="status_form",
     )
-    assert (
-        await ValidateStatusForm().required_slots(
-            ["status_lookup"], CollectingDispatcher(), tracker, domain
-        )
-        == []
-    )
+    events = await ValidateStatusForm().run(CollectingDispatcher(), tracker, domain)
+    # The order of this conversation: looked up at once, no phone check.
+    assert events == [SlotSet("status_lookup", order_id), SlotSet("phone_proof", "own")]
 
 
 async def test_rating_a_closed_repair(service: ServiceClient, domain: dict[str, Any]) -> None:
@@ -301,14 +304,33 @@ async def test_rating_a_closed_repair(service: ServiceClient, domain: dict[str, 
         extracted={"work_order_id": closed},
         active_loop="rate_form",
     )
+    # Booked in another conversation: the phone on it first.
     assert await ValidateRateForm().run(dispatcher, tracker, domain) == [
-        SlotSet("work_order_id", closed)
+        SlotSet("work_order_id", closed),
+        SlotSet("phone_proof", None),
+    ]
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        "尾号5524",
+        "inform",
+        slots={"requested_slot": "phone_proof", "work_order_id": closed},
+        extracted={"phone_proof": "尾号5524"},
+        active_loop="rate_form",
+    )
+    assert await ValidateRateForm().run(dispatcher, tracker, domain) == [
+        SlotSet("phone_proof", "passed"),
+        SlotSet("proven_orders", [closed]),
     ]
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
         "一般般，等太久了",
         "inform",
-        slots={"work_order_id": closed, "score": "2", "rating_comment": "等太久了"},
+        slots={
+            "work_order_id": closed,
+            "score": "2",
+            "rating_comment": "等太久了",
+            "proven_orders": [closed],
+        },
     )
     await ActionRate().run(dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_rating_done", "utter_rating_low"]

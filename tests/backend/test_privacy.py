@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from bot import privacy, tables
 from bot.__main__ import main
 from bot.clock import Clock
+from bot.contracts.masking import mask_address, mask_phone
 from bot.db import Database
 from bot.privacy import Retention, Stores, open_stores, phone_digits
 
@@ -42,6 +43,27 @@ def test_phone_numbers_are_compared_by_their_digits() -> None:
     assert privacy.mask(PHONE) == "138****8000"
     with pytest.raises(privacy.NotAPhone):
         phone_digits("王先生")
+
+
+def test_phones_and_addresses_are_masked_as_the_bot_shows_them() -> None:
+    phones = {
+        "13800138000": "138****8000",
+        "+86 138-0013-8000": "138****8000",
+        "010-12345678": "010****5678",
+        "0755-26881234": "075*****1234",
+        "26881234": "****1234",
+        "12345": "****",
+        "": "****",
+    }
+    assert {p: mask_phone(p) for p in phones} == phones
+    addresses = {
+        "朝阳区建国门外大街1号国贸大厦A座": "朝阳区建国门外大街**",
+        "北京市海淀区学院路30号": "北京市海淀区学院路**",
+        "南山区科技园南区软件产业基地4栋502": "南山区**",
+        "科技园4栋502": "科技**",
+        "": "",
+    }
+    assert {a: mask_address(a) for a in addresses} == addresses
 
 
 # --- Rasa's stores, as Rasa writes them -------------------------------------------------------

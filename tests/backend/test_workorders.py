@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -320,3 +321,89 @@ async def test_a_restart_loses_nothing_acknowledged(
     assert (await call(second, "GET", f"/api/workorders/{order['id']}", 200))["timeline"] == order[
         "timeline"
     ]
+
+
+# --- proving an order is yours: the phone check ------------------------------------------
+
+
+def _check(digits: str, conversation: str = "conv-2") -> dict[str, Any]:
+    return {"json": {"digits": digits, "conversation_id": conversation}}
+
+
+async def test_the_phone_check_answers_match_or_not_and_never_the_phone(api: TestClient) -> None:
+    order = await book(api, phone="+86 138-0013-8000")
+    path = f"/api/workorders/{order['id']}/verify-phone"
+    assert await call(api, "POST", path, 200, **_check("8000")) == {
+        "matched": True,
+        "tries_left": 3,
+    }
+    assert await call(api, "POST", path, 200, **_check("13800138000")) == {
+        "matched": True,
+        "tries_left": 3,
+    }
+    wrong = await call(api, "POST", path, 200, **_check("8001"))
+    assert wrong == {"matched": False, "tries_left": 2}
+    for malformed in ("800", "80000", "尾号8000", "13800x38000"):
+        assert await error_code(api, "POST", path, 422, **_check(malformed)) == "invalid_body"
+    assert (
+        await error_code(api, "POST", "/api/workorders/WO20261120-0999/verify-phone", 404,
+                         **_check("8000"))
+        == "work_order_not_found"
+    )  # fmt: skip
+    without = await book(api, kind="remote", phone=None)
+    assert (
+        await error_code(api, "POST", f"/api/workorders/{without['id']}/verify-phone", 409,
+                         **_check("8000"))
+        == "no_phone_on_record"
+    )  # fmt: skip
+
+
+async def test_a_conversation_has_three_tries_on_an_order(api: TestClient) -> None:
+    order = await book(api)
+    path = f"/api/workorders/{order['id']}/verify-phone"
+    left = [
+        (await call(api, "POST", path, 200, **_check(d)))["tries_left"]
+        for d in ("1111", "2222", "3333")
+    ]
+    assert left == [2, 1, 0]
+    # Even the right digits: this conversation is done with this order.
+    assert await error_code(api, "POST", path, 409, **_check("8000")) == "phone_tries_used"
+    # Another conversation still may (the owner, coming back).
+    assert (await call(api, "POST", path, 200, **_check("8000", "conv-3")))["matched"]
+
+
+async def test_ten_failures_from_many_conversations_lock_the_order_for_an_hour(
+    api: TestClient, aiohttp_client: Any, settings: Settings, clock: Clock
+) -> None:
+    order = await book(api)
+    path = f"/api/workorders/{order['id']}/verify-phone"
+    for n in range(10):  # a stranger, one guess per conversation
+        reply = await call(api, "POST", path, 200, **_check(f"{n:04d}", f"stranger-{n}"))
+        assert reply["matched"] is False
+    resp = await api.post(path, **_check("8000", "owner"))
+    body = await resp.json()
+    assert (resp.status, body["error"]["code"]) == (409, "phone_check_locked")
+    assert 3500 < body["error"]["retry_after"] <= 3601
+    # Refused guesses are not counted: hammering the lock does not extend it.
+    for n in range(5):
+        await api.post(path, **_check(f"{n:04d}", f"stranger-x{n}"))
+    later = Clock(clock.tz, fixed=clock.now() + timedelta(minutes=61))
+    after = await aiohttp_client(create_app(settings, later), headers=API_HEADERS)
+    assert (await call(after, "POST", path, 200, **_check("8000", "owner")))["matched"]
+
+
+async def test_orders_by_phone_for_the_whole_number_only(api: TestClient) -> None:
+    mine = await book(api, phone="139 1234 5678")
+    await book(api, phone="13800138000")
+    found = await call(
+        api, "POST", "/api/workorders/by-phone", 200, json={"phone": "+86 139-1234-5678"}
+    )
+    assert [o["id"] for o in found] == [mine["id"]]
+    assert (
+        await call(api, "POST", "/api/workorders/by-phone", 200, json={"phone": "13912340000"})
+        == []
+    )
+    assert (
+        await error_code(api, "POST", "/api/workorders/by-phone", 422, json={"phone": "5678"})
+        == "invalid_body"
+    )
