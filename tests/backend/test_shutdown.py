@@ -5,13 +5,8 @@ never finishes is cancelled after the grace, and the process still stops."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -20,82 +15,32 @@ import pytest
 from bot.clock import Clock
 from bot.db import Database
 from bot.desk.accounts import create_account
+from tests.support.backend import BackendProcess, backend_env, start_backend
 from tests.support.database import API_TOKEN, NOW
 from tests.support.inflight import SlowRequest, exit_after, refuses, terminate
-from tests.support.stack import FROZEN_AT, ROOT, free_port
 
 PASSWORD = "a-long-desk-password"
 VERDICT = {"serial": "PF2K7Q9A", "on_date": "2026-12-03"}
 
 
-@dataclass
-class Backend:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _start(database_url: str, workdir: Path, **env: str) -> Backend:
-    port = free_port()
-    log = workdir / "backend.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "BOT_DATABASE_URL": database_url,
-            "BOT_PORT": str(port),
-            "BOT_API_TOKEN": API_TOKEN,
-            "BOT_CLOCK": FROZEN_AT,
-            "BOT_DESK_EVENTS_URL": f"sqlite:///{workdir / 'events.db'}",
-            # Nothing listens there: the desk runs without Rasa.
-            "BOT_RASA_URL": f"http://127.0.0.1:{free_port()}",
-            **env,
-        },
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    backend = Backend(process, port, log)
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, backend.output()
-        assert time.monotonic() < deadline, "the backend did not start"
-        try:
-            with urllib.request.urlopen(f"{backend.url}/api/health", timeout=2):
-                return backend
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-
-
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path
-
-
-@pytest.fixture
-def started() -> Iterator[list[Backend]]:
-    backends: list[Backend] = []
+def started() -> Iterator[list[BackendProcess]]:
+    backends: list[BackendProcess] = []
     yield backends
     for backend in backends:
-        if backend.process.poll() is None:
-            backend.process.kill()
-            backend.process.wait()
+        backend.kill()
+
+
+def _start(database_url: str, workdir: Path, **env: str) -> BackendProcess:
+    return start_backend(backend_env(database_url, workdir) | env, workdir / "backend.log")
 
 
 async def test_sigterm_finishes_the_request_in_flight_and_closes_the_desk(
-    database_url: str, db: Database, workdir: Path, started: list[Backend]
+    database_url: str, db: Database, tmp_path: Path, started: list[BackendProcess]
 ) -> None:
     async with db.write() as conn:
         await create_account(conn, "zhang", "张敏", "agent", PASSWORD, Clock.to_db(NOW))
-    backend = _start(database_url, workdir)
+    backend = _start(database_url, tmp_path)
     started.append(backend)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         login = await session.post(
@@ -135,9 +80,9 @@ async def test_sigterm_finishes_the_request_in_flight_and_closes_the_desk(
 
 
 def test_a_request_that_never_finishes_is_cut_after_the_grace(
-    database_url: str, workdir: Path, started: list[Backend]
+    database_url: str, tmp_path: Path, started: list[BackendProcess]
 ) -> None:
-    backend = _start(database_url, workdir, BOT_SHUTDOWN_GRACE="1")
+    backend = _start(database_url, tmp_path, BOT_SHUTDOWN_GRACE="1")
     started.append(backend)
     request = SlowRequest(
         backend.port,
@@ -156,9 +101,9 @@ def test_a_request_that_never_finishes_is_cut_after_the_grace(
 
 
 def test_an_idle_backend_stops_at_once(
-    database_url: str, workdir: Path, started: list[Backend]
+    database_url: str, tmp_path: Path, started: list[BackendProcess]
 ) -> None:
-    backend = _start(database_url, workdir)
+    backend = _start(database_url, tmp_path)
     started.append(backend)
     took = exit_after(backend.process, terminate(backend.process))
     assert backend.process.returncode == 0, backend.output()
