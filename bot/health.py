@@ -203,6 +203,7 @@ async def health(request: web.Request, _: None) -> Reply:
     "/api/health/dependencies",
     summary="Each dependency (database, Rasa, event feed, Redis): reachable, latency, error",
     response=DependencyReport,
+    errors=(503,),
     audience="internal",
 )
 async def dependencies(request: web.Request, _: None) -> Reply:
