@@ -48,12 +48,21 @@ def token_check(token: str) -> Callable[[Any], Awaitable[Any]]:
     return check
 
 
+async def _close_backend_client(app: Any, loop: Any) -> None:
+    """On SIGTERM, once the actions in flight have finished: close the backend client's
+    connections (else every stop logs an unclosed aiohttp session)."""
+    from actions.common import close_client
+
+    await close_client()
+
+
 def create_app(actions: str, token: str, cors: list[str] | None = None) -> Any:
     from rasa_sdk.endpoint import create_app as sdk_app
     from rasa_sdk.plugin import plugin_manager
 
     app = sdk_app(actions, cors_origins=cors or "")
     app.register_middleware(token_check(token), "request")
+    app.register_listener(_close_backend_client, "after_server_stop")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 
