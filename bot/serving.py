@@ -174,8 +174,9 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=CANCEL_AFTER_SECONDS)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("backend listening on http://%s:%d", host, port)
+        if not signalled.is_set():  # not told to stop while starting
+            await web.TCPSite(runner, host, port).start()
+            log.info("backend listening on http://%s:%d", host, port)
         await signalled.wait()
         log.info(
             "shutdown: %s received; not accepting, %d request(s) in flight",
