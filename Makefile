@@ -58,8 +58,10 @@ run: train secrets ## start every part of the system on embedded defaults (loopb
 	@echo "Action server:    http://$${ACTIONS_HOST:-127.0.0.1}:5055/health  (Rasa only: Bearer ACTIONS_TOKEN)"
 	@echo "Web chat page:    http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/  (embed: <script src=\".../chat/widget.js\" async></script>)"
 	@echo "Support desk:     http://$${BOT_HOST:-127.0.0.1}:$${BOT_PORT:-8000}/desk/  (accounts: $(PY) -m bot desk-user NAME --name 张敏 --role agent|supervisor)"
-	# The Procfile names rasa and python: the ones of this virtual environment.
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -e $(SECRETS),.env
+	@echo "A process that dies is restarted (at most 5 times a minute); Ctrl-C stops everything."
+	# The Procfile names python: the one of this virtual environment. scripts/supervise.py is
+	# honcho's Procfile and output plus restarts and an orderly stop (README, "Faults").
+	PATH="$(abspath $(BIN)):$$PATH" exec $(PY) scripts/supervise.py -f Procfile -e $(SECRETS),.env
 
 shell: train secrets ## chat with the assistant in this terminal (starts the backend and actions too)
 	@$(BIN)/honcho run -e $(SECRETS),.env scripts/with-services.sh $(BIN)/rasa shell --model models --endpoints endpoints.yml

@@ -69,6 +69,14 @@ def client() -> ServiceClient:
     return _client
 
 
+async def close_client() -> None:
+    """Close the client's connections (the action server stopping); a later call makes a new one."""
+    global _client
+    if _client is not None:
+        await _client.close()
+        _client = None
+
+
 def use_client(service: ServiceClient | None) -> None:
     """Replace the client (tests point actions at a backend on a temporary database)."""
     global _client

@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import yaml
-from aiohttp import web
 from sqlalchemy import func, select
 
-from bot import privacy, tables
+from bot import privacy, serving, tables
 from bot.api import openapi_document
 from bot.app import ROUTES, VERSION, create_app
 from bot.clock import Clock
@@ -38,8 +37,7 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
-    return 0
+    return serving.serve(create_app(settings), settings.host, settings.port)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from pydantic import BaseModel
-from sqlalchemy import text
 
 from bot import (
     authenticity,
@@ -14,7 +12,9 @@ from bot import (
     complaints,
     extensions,
     handoffs,
+    health,
     knowledge,
+    serving,
     stations,
     warranty,
     webchat,
@@ -39,14 +39,9 @@ ROUTES: tuple[Routes, ...] = (
     complaints.routes,
     handoffs.routes,
     webchat.routes,
+    health.routes,
     *desk.ROUTES,
 )
-
-
-class Health(BaseModel):
-    status: str
-    database: str
-    knowledge_cases: int
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -58,34 +53,23 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
-async def health(request: web.Request) -> web.Response:
-    db = request.config_dict[DB]
-    async with db.read() as conn:
-        await conn.execute(text("SELECT 1"))
-    payload = Health(
-        status="ok",
-        database=db.engine.dialect.name,
-        knowledge_cases=len(request.config_dict[knowledge.KNOWLEDGE].cases),
-    )
-    return json_response(payload)
-
-
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, guard_audiences], client_max_size=settings.max_body_bytes
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or settings.clock()
+    serving.setup(app, settings.shutdown_grace_seconds)
     app.cleanup_ctx.append(_resources)
     document = openapi_document(ROUTES, title="星辰科技售后服务后端 API", version=VERSION)
 
     async def openapi(_: web.Request) -> web.Response:
         return json_response(document)
 
-    app.router.add_get("/api/health", health)
     app.router.add_get("/api/openapi.json", openapi)
     for routes in ROUTES:
         routes.add_to(app)
     webchat.setup(app)
     desk.setup(app)
+    health.setup(app)
     return app

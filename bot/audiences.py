@@ -28,7 +28,7 @@ from bot.desk.accounts import audit
 STAFF_HEADER = "X-Staff-User"
 STAFF_ROLES = frozenset({"agent", "supervisor"})
 # Routes outside the operation tables (bot.app adds them directly).
-_PLAIN_ROUTES = {"/api/health": "public", "/api/openapi.json": "internal"}
+_PLAIN_ROUTES = {"/api/openapi.json": "internal"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -76,6 +76,13 @@ def _hours(raw: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def _grace(env: dict[str, str]) -> int:
+    value = _int(env, "BOT_SHUTDOWN_GRACE", 5)
+    if not 0 <= value <= 8:
+        raise ValueError(f"BOT_SHUTDOWN_GRACE must be 0 to 8 (seconds), got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend needs to start; build with `Settings.from_env()`."""
@@ -134,6 +141,9 @@ class Settings:
     retention_work_orders_days: int = 3 * 365
     retention_transcripts_days: int = 180
     tracker_db_url: str = "sqlite:///var/rasa.db"
+    # On SIGTERM, how long requests in flight may take to finish before they are cancelled
+    # (bot/serving.py); the whole stop stays under 10 s.
+    shutdown_grace_seconds: int = 5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -172,6 +182,7 @@ class Settings:
             retention_work_orders_days=_positive(env, "BOT_RETENTION_WORK_ORDERS_DAYS", 3 * 365),
             retention_transcripts_days=_positive(env, "BOT_RETENTION_TRANSCRIPTS_DAYS", 180),
             tracker_db_url=env.get("BOT_TRACKER_DB_URL") or f"sqlite:///{data_dir / 'rasa.db'}",
+            shutdown_grace_seconds=_grace(env),
         )
 
     @property

@@ -69,6 +69,9 @@ class Counters(Protocol):
     async def forgive(self, reset: Sequence[str], undo: Sequence[str]) -> None:
         """Forget the `reset` keys; take the last counted attempt back from the `undo` keys."""
 
+    async def ping(self) -> None:
+        """Raise CountersUnavailable unless the counters' store answers."""
+
     async def close(self) -> None: ...
 
 
@@ -126,6 +129,9 @@ class MemoryCounters:
                 entry[0] -= 1
                 if entry[0] <= 0:
                     del self._entries[key]
+
+    async def ping(self) -> None:
+        return None
 
     async def close(self) -> None:
         self._entries.clear()
@@ -212,6 +218,14 @@ class RedisCounters:
 
     async def forgive(self, reset: Sequence[str], undo: Sequence[str]) -> None:
         await self._run(self._forgive, [*reset, *undo], [str(len(reset))])
+
+    async def ping(self) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise CountersUnavailable(f"Redis does not answer: {exc}") from exc
 
     async def close(self) -> None:
         await self._redis.close()

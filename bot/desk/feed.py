@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -21,13 +21,16 @@ from bot.desk.accounts import Staff
 
 # Re-exported for tests/conversations/test_desk.py until it imports bot.desk.broker.
 from bot.desk.broker import read_events_once as read_events_once
-from bot.desk.loops import keep_running, stop_all, wait_unless_stopping
+from bot.desk.loops import begin_stop, start_loop, stop_all, wait_unless_stopping
 from bot.desk.queue import holders_of, may_see_line, message_out, staff_names
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.15
 BATCH = 500
+# How long closing the staff's websockets may take when the backend stops.
+CLOSE_SECONDS = 2.0
+GOING_AWAY = b"server restarting"
 
 
 @dataclass(eq=False)
@@ -77,11 +80,33 @@ async def _push(app: web.Application) -> None:
                         await viewer.socket.send_json(out)
 
 
+async def close_sockets(app: web.Application) -> None:
+    """Close every staff websocket with 1001 (going away): the page reconnects, to another
+    backend process or to this one's successor, and reloads its lists."""
+    viewers = list(app[HUB].viewers)
+    if not viewers:
+        return
+    closing = [
+        asyncio.create_task(v.socket.close(code=WSCloseCode.GOING_AWAY, message=GOING_AWAY))
+        for v in viewers
+    ]
+    _, late = await asyncio.wait(closing, timeout=CLOSE_SECONDS)
+    for task in late:
+        task.cancel()
+    log.info("desk: closed %d websocket(s)", len(viewers) - len(late))
+
+
+async def going_away(app: web.Application) -> None:
+    """When the backend begins to stop (`bot.serving`): the loops stop at their next safe
+    point while the staff's websockets close and the requests in flight drain."""
+    begin_stop(app)
+    await close_sockets(app)
+
+
 async def pusher(app: web.Application) -> AsyncIterator[None]:
     """Push to the websockets from the app's start until it stops; then close them."""
     app[HUB] = Hub()
-    task = asyncio.create_task(keep_running("websocket push", _push, app))
+    task = start_loop("websocket push", _push, app)
     yield
     await stop_all(app, [task])
-    for viewer in list(app[HUB].viewers):
-        await viewer.socket.close()
+    await close_sockets(app)

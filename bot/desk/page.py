@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.desk.accounts import session_staff
-from bot.desk.feed import HUB, Viewer
+from bot.desk.feed import CLOSE_SECONDS, GOING_AWAY, HUB, Viewer
+from bot.desk.loops import stopping
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "desk"
 
@@ -29,7 +30,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
     found = await session_staff(request)
     if found is None:
         raise web.HTTPUnauthorized(text="log in first")
-    ws = web.WebSocketResponse(heartbeat=20)
+    ws = web.WebSocketResponse(heartbeat=20, timeout=CLOSE_SECONDS)
     await ws.prepare(request)
     viewer = Viewer(found[0], ws)
     hub = request.app[HUB]
@@ -40,6 +41,9 @@ async def socket(request: web.Request) -> web.StreamResponse:
                 await ws.send_str("pong")
     finally:
         hub.viewers.discard(viewer)
+    if stopping(request.app):
+        # Closed by `feed.close_sockets`: say why (here, before aiohttp closes it with 1000).
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=GOING_AWAY)
     return ws
 
 

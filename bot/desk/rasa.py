@@ -52,6 +52,15 @@ class Rasa:
                 503, "rasa_unavailable", f"the assistant is unreachable: {type(exc).__name__}"
             ) from exc
 
+    async def status(self, timeout: float) -> tuple[int, Any]:
+        """`GET /status` (with the token): Rasa's HTTP status and body, for the health report.
+        Raises what the connection raises."""
+        async with self.session.get(
+            f"{self.url}/status", params=self._params(), timeout=aiohttp.ClientTimeout(timeout)
+        ) as reply:
+            body = await reply.json(content_type=None) if reply.status == 200 else None
+            return reply.status, body
+
     async def tracker(self, conversation: str) -> dict[str, Any]:
         state = await self._call("GET", conversation, "tracker")
         return dict(state or {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot import serving
 from bot.api import Routes
 from bot.desk import accounts, broker, canned, feed, holding, loops, page, queue, rasa, waiting
 
@@ -21,4 +22,6 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(broker.reader)
     app.cleanup_ctx.append(feed.pusher)
     app.cleanup_ctx.append(waiting.watcher)
+    # On SIGTERM: the loops begin to stop and the websockets close while requests drain.
+    serving.when_stopping(app, feed.going_away)
     page.add_page(app)

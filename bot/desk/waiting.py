@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError
 from bot.clock import Clock
-from bot.desk.loops import keep_running, stop_all, wait_unless_stopping
+from bot.desk.loops import start_loop, stop_all, stopping, wait_unless_stopping
 from bot.desk.rasa import RASA
 from bot.handoffs import add_activity
 from bot.settings import Settings
@@ -64,6 +64,12 @@ async def _claim_notice(app: web.Application, handoff_id: str) -> bool:
         return bool(done.rowcount == 1)
 
 
+async def _release_notice(app: web.Application, handoff_id: str) -> None:
+    a = tables.desk_assignments
+    async with app[DB].write() as conn:
+        await conn.execute(a.update().where(a.c.handoff_id == handoff_id).values(notified_at=None))
+
+
 async def check_once(app: web.Application) -> int:
     """Send every notice that is due; returns how many were sent."""
     settings, clock = app[SETTINGS], app[CLOCK]
@@ -78,6 +84,10 @@ async def check_once(app: web.Application) -> int:
         )
     sent = 0
     for row in rows:
+        # Between two customers is the safe point to stop: each notice is claimed, sent and
+        # recorded whole.
+        if stopping(app):
+            break
         notice = notice_for(settings, clock, clock.from_db(row.created_at))
         if notice is None or not await _claim_notice(app, row.id):
             continue
@@ -86,12 +96,14 @@ async def check_once(app: web.Application) -> int:
             await app[RASA].utter(row.conversation_id, notice)
         except ApiError:
             # Try again on the next round rather than leave the customer uninformed.
-            async with app[DB].write() as conn:
-                await conn.execute(
-                    a.update().where(a.c.handoff_id == row.id).values(notified_at=None)
-                )
+            await _release_notice(app, row.id)
             log.warning("desk: could not tell %s that nobody is free", row.conversation_id)
             continue
+        except asyncio.CancelledError:
+            # Stopping could not wait for Rasa any longer: the next process tells the customer
+            # (at worst twice, if Rasa had already sent it) rather than nobody ever.
+            await asyncio.shield(_release_notice(app, row.id))
+            raise
         async with app[DB].write() as conn:
             await add_activity(
                 conn,
@@ -115,6 +127,6 @@ async def _watch(app: web.Application) -> None:
 
 
 async def watcher(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(keep_running("waiting check", _watch, app))
+    task = start_loop("waiting check", _watch, app)
     yield
     await stop_all(app, [task])

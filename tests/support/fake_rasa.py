@@ -35,6 +35,8 @@ class FakeRasa:
         self.on_call: Callable[[Call], Awaitable[None]] | None = None
         self._gate: asyncio.Event | None = None
         self._arrived = asyncio.Event()
+        # The `token` query parameter of every GET /status (the health checks).
+        self.status_calls: list[str | None] = []
 
     @classmethod
     async def start(cls, server: ServerFactory) -> FakeRasa:
@@ -44,6 +46,7 @@ class FakeRasa:
         app.router.add_get("/conversations/{id}/tracker", fake._tracker)
         app.router.add_post("/conversations/{id}/tracker/events", fake._append)
         app.router.add_post("/conversations/{id}/execute", fake._execute)
+        app.router.add_get("/status", fake._status)
         running = await server(app)
         fake.url = str(running.make_url("")).rstrip("/")
         return fake
@@ -109,6 +112,12 @@ class FakeRasa:
             "events": self.events[conversation],
             "paused": self.paused(conversation),
         }
+
+    async def _status(self, request: web.Request) -> web.Response:
+        self.status_calls.append(request.query.get("token"))
+        if self.failing is not None:
+            return web.json_response({"message": "broken on purpose"}, status=self.failing)
+        return web.json_response({"model_id": "fake-model", "num_active_training_jobs": 0})
 
     async def _tracker(self, request: web.Request) -> web.Response:
         conversation = request.match_info["id"]

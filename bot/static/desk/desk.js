@@ -253,6 +253,22 @@ function connect() {
   };
 }
 
+// What the backend can reach (GET /desk/api/status): say so when the assistant or the live
+// feed is down, since replies and customers' messages are then held up.
+async function checkStatus() {
+  if (!me) return;
+  const problems = [];
+  try {
+    const status = await api("GET", "/desk/api/status");
+    if (!status.rasa_reachable) problems.push("智能助手（Rasa）暂时连不上：您的回复可能发不到客户那里");
+    if (!status.feed_alive) problems.push("客户消息的实时通道中断：新消息可能延迟显示");
+  } catch (error) {
+    problems.push("工作台后台暂时连不上，正在重试");
+  }
+  $("#banner").textContent = problems.join("；");
+  $("#banner").hidden = problems.length === 0;
+}
+
 async function start() {
   $("#login").hidden = true;
   $("#desk").hidden = false;
@@ -263,7 +279,10 @@ async function start() {
     .map((s) => el("option", { value: s.id }, s.display_name)));
   await refreshLists();
   connect();
+  checkStatus();
 }
+
+setInterval(checkStatus, 15000);
 
 setInterval(() => { if (me && items.length) renderList(); }, 1000);
 
