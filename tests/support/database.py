@@ -46,7 +46,12 @@ async def add_staff_user(db: Database) -> None:
     """The supervisor account the tests name in X-Staff-User."""
     async with db.write() as conn:
         await create_account(
-            conn, STAFF_USER, "质检员", "supervisor", "a-long-test-password", fixed_clock().now()
+            conn,
+            STAFF_USER,
+            "质检员",
+            "supervisor",
+            "a-long-test-password",
+            Clock.to_db(fixed_clock().now()),
         )
 
 
