@@ -482,9 +482,11 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
 def phone_matches(phone: str, given: str) -> bool:
     """The last four digits, the whole number, or a landline's number without its area code."""
     digits, given = phone_digits(phone), phone_digits(given)
+    # Bytes: compare_digest refuses non-ASCII strings, and other scripts' digits (٣, ४) are
+    # \d too; they simply do not match.
     if len(given) == 4:
-        return hmac.compare_digest(digits[-4:], given)
-    return len(given) >= 7 and hmac.compare_digest(digits[-len(given) :], given)
+        return hmac.compare_digest(digits[-4:].encode(), given.encode())
+    return len(given) >= 7 and hmac.compare_digest(digits[-len(given) :].encode(), given.encode())
 
 
 @routes.post(

@@ -407,3 +407,12 @@ async def test_orders_by_phone_for_the_whole_number_only(api: TestClient) -> Non
         await error_code(api, "POST", "/api/workorders/by-phone", 422, json={"phone": "5678"})
         == "invalid_body"
     )
+
+
+async def test_digits_of_other_scripts_are_no_match_not_a_server_error(api: TestClient) -> None:
+    # Found by fuzzing: "٨٠٠٠" (Arabic-Indic) passes as digits, and comparing it in constant
+    # time raised on non-ASCII text (a 500).
+    order = await book(api, phone="+86 138-0013-8000")
+    path = f"/api/workorders/{order['id']}/verify-phone"
+    answer = await call(api, "POST", path, 200, **_check("٨٠٠٠"))
+    assert answer["matched"] is False
