@@ -11,6 +11,8 @@
   device registry, complaint and handoff records). Those need the internal token *and* the
   staff member on whose behalf the call is made (`X-Staff-User`), an active desk account
   with a role allowed to; each such call is audited under that name.
+- Station: the repair stations' console (`/station/api/*`), a session of a station account
+  bound to one station (bot.desk.accounts); it sees and moves only that station's orders.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def audience_of(request: web.Request) -> str:
         return operation.audience
     if request.path.startswith("/desk/"):
         return "desk"
+    if request.path.startswith("/station/"):
+        return "station"
     if request.path.startswith("/api/"):
         return _PLAIN_ROUTES.get(request.path, "internal")
     return "public"
@@ -64,8 +68,9 @@ def audience_of(request: web.Request) -> str:
 @web.middleware
 async def guard_audiences(request: web.Request, handler: Handler) -> web.StreamResponse:
     audience = audience_of(request)
-    if audience in ("public", "desk", "supervisor"):
-        # The desk's own middleware checks its session and CSRF token, its handlers the role.
+    if audience in ("public", "desk", "supervisor", "station"):
+        # The portals' own middleware (bot.desk.accounts) checks the session, its CSRF token
+        # and the portal's roles; supervisor handlers check the role.
         return await handler(request)
     token = request.config_dict[SETTINGS].api_token
     if token is None:

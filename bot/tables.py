@@ -269,6 +269,12 @@ work_orders = Table(
     Column("idempotency_key", String(100), nullable=True, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # The station's side (bot/station): who took the order, when it was accepted, and when an
+    # on-site engineer set off (the response promised by city tier).
+    Column("engineer", String(40), nullable=True),
+    Column("accepted_at", DateTime, nullable=True),
+    Column("responded_at", DateTime, nullable=True),
+    Index("ix_work_orders_station_status", "station_code", "status"),
 )
 
 work_order_events = Table(
@@ -280,6 +286,8 @@ work_order_events = Table(
     Column("status", String(20), nullable=False),
     Column("note", Text, nullable=False),
     Column("actor", String(60), nullable=False),
+    # Part codes used in this step (a station's repair record).
+    Column("parts", JSON, nullable=True),
 )
 
 # Every check of a work order's phone (a customer proving the order is theirs). Failures from
@@ -370,6 +378,8 @@ staff = Table(
     Column("username", String(40), nullable=False, unique=True),
     Column("display_name", String(40), nullable=False),
     Column("role", String(12), nullable=False),
+    # Station staff (role "station") see and move only this station's work orders.
+    Column("station_code", String(10), ForeignKey("stations.code"), nullable=True),
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime, nullable=False),

@@ -7,7 +7,9 @@ advance, rate) with its one lock discipline in one place.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -50,6 +52,7 @@ from bot.contracts.rules import (
     PHONE_LOCK_FAILURES,
     PHONE_LOCK_SECONDS,
     PHONE_TRIES,
+    RESPONDED,
     SLOT_ENDS,
     TRANSITIONS,
 )
@@ -96,7 +99,13 @@ async def load(conn: AsyncConnection, clock: Clock, order_id: str, lead: timedel
     return _build(
         row,
         [
-            Event(at=clock.from_db(e.at), status=e.status, note=e.note, actor=e.actor)
+            Event(
+                at=clock.from_db(e.at),
+                status=e.status,
+                note=e.note,
+                actor=e.actor,
+                parts=e.parts or [],
+            )
             for e in events
         ],
         clock,
@@ -131,8 +140,10 @@ def _build(row: Row, timeline: list[Event], clock: Clock, lead: timedelta) -> Wo
                 "reschedule_count",
                 "rating",
                 "rating_comment",
+                "engineer",
             )
         },
+        accepted_at=clock.from_db(row.accepted_at) if row.accepted_at else None,
         station=StationRef(
             code=row.station_code,
             name=row.station_name,
@@ -149,11 +160,22 @@ def _build(row: Row, timeline: list[Event], clock: Clock, lead: timedelta) -> Wo
 
 
 async def _event(
-    conn: AsyncConnection, order_id: str, at: datetime, status: str, note: str, actor: str
+    conn: AsyncConnection,
+    order_id: str,
+    at: datetime,
+    status: str,
+    note: str,
+    actor: str,
+    parts: list[str] | None = None,
 ) -> None:
     await conn.execute(
         tables.work_order_events.insert().values(
-            work_order_id=order_id, at=at, status=status, note=note, actor=actor
+            work_order_id=order_id,
+            at=at,
+            status=status,
+            note=note,
+            actor=actor,
+            parts=parts or None,
         )
     )
 
@@ -355,26 +377,16 @@ async def reschedule(request: web.Request, body: RescheduleIn) -> WorkOrder:
         )
         if row.slot_date:
             await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
-        now = clock.to_db(clock.now())
-        await conn.execute(
-            tables.work_orders.update()
-            .where(tables.work_orders.c.id == order_id)
-            .values(
-                station_code=station_code,
-                slot_date=body.slot_date,
-                slot_start=body.slot_start,
-                status="scheduled",
-                reschedule_count=row.reschedule_count + 1,
-                updated_at=now,
-            )
-        )
-        await _event(
+        await advance(
             conn,
+            clock,
             order_id,
-            now,
-            "scheduled",
-            f"rescheduled to {body.slot_date} {body.slot_start} {station_code}",
-            "customer",
+            TransitionIn(
+                to="scheduled",
+                note=f"rescheduled to {body.slot_date} {body.slot_start} {station_code}",
+                actor="customer",
+            ),
+            moved_to=Move(station_code, body.slot_date, body.slot_start),
         )
         return await load(conn, clock, order_id, booking_lead(request))
 
@@ -395,15 +407,9 @@ async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
             return await load(conn, clock, order_id, booking_lead(request))
         if row.status not in CHANGEABLE:
             raise Refused(NOT_CHANGEABLE, f"a {row.status} work order cannot be cancelled")
-        if row.slot_date:
-            await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
-        now = clock.to_db(clock.now())
-        await conn.execute(
-            tables.work_orders.update()
-            .where(tables.work_orders.c.id == order_id)
-            .values(status="cancelled", updated_at=now)
+        await advance(
+            conn, clock, order_id, TransitionIn(to="cancelled", note=body.reason, actor="customer")
         )
-        await _event(conn, order_id, now, "cancelled", body.reason, "customer")
         return await load(conn, clock, order_id, booking_lead(request))
 
 
@@ -423,15 +429,55 @@ async def transition(request: web.Request, body: TransitionIn) -> WorkOrder:
         return await load(conn, clock, order_id, booking_lead(request))
 
 
-async def advance(conn: AsyncConnection, clock: Clock, order_id: str, body: TransitionIn) -> None:
-    """Apply one life-cycle step; a repair lands in the device's history for the 三包 rules."""
+@dataclass(frozen=True)
+class Move:
+    """Where a rescheduled order goes (its new slot is reserved by the caller)."""
+
+    station_code: str
+    slot_date: date
+    slot_start: str
+
+
+async def advance(
+    conn: AsyncConnection,
+    clock: Clock,
+    order_id: str,
+    body: TransitionIn,
+    *,
+    moved_to: Move | None = None,
+) -> None:
+    """The one writer of a work order's status and timeline once it is booked.
+
+    A life-cycle step (TRANSITIONS), an engineer (re)assigned without a step (`to` the
+    current status with `engineer`), a customer's cancel and a reschedule (`moved_to`, checked
+    by the caller) all come here, so whatever must happen on every change (a notification to
+    the customer, say) is written once, in this transaction. A repair lands in the device's
+    history for the 三包 rules.
+    """
     row = await _locked(conn, order_id)
-    if body.to not in TRANSITIONS[row.status]:
+    reassign = body.to == row.status and body.engineer is not None
+    if moved_to is None and not reassign and body.to not in TRANSITIONS[row.status]:
         allowed = ", ".join(TRANSITIONS[row.status]) or "none"
         raise Refused(
             INVALID_TRANSITION, f"{row.status} cannot go to {body.to}; allowed: {allowed}"
         )
     now = clock.to_db(clock.now())
+    values: dict[str, Any] = {"status": body.to, "updated_at": now}
+    if body.engineer is not None:
+        values["engineer"] = body.engineer
+    if body.to == "accepted":
+        values["accepted_at"] = now
+    if body.to in RESPONDED and row.kind == "on_site" and row.responded_at is None:
+        values["responded_at"] = now
+    if moved_to is not None:
+        # Back in the queue: the (maybe other) station accepts the new slot afresh.
+        values |= {
+            "station_code": moved_to.station_code,
+            "slot_date": moved_to.slot_date,
+            "slot_start": moved_to.slot_start,
+            "reschedule_count": row.reschedule_count + 1,
+            "accepted_at": None,
+        }
     if body.to == "cancelled" and row.slot_date:
         await release_slot(conn, row.station_code, row.slot_date, row.slot_start)
     if body.to == "repaired" and row.serial:
@@ -439,18 +485,19 @@ async def advance(conn: AsyncConnection, clock: Clock, order_id: str, body: Tran
             tables.repairs.insert().values(
                 serial=row.serial,
                 repaired_on=clock.today(),
-                part=body.part,
+                part=body.part or (body.parts[0] if body.parts else None),
                 fault=row.fault,
                 work_order_id=order_id,
                 note=body.note,
             )
         )
     await conn.execute(
-        tables.work_orders.update()
-        .where(tables.work_orders.c.id == order_id)
-        .values(status=body.to, updated_at=now)
+        tables.work_orders.update().where(tables.work_orders.c.id == order_id).values(**values)
     )
-    await _event(conn, order_id, now, body.to, body.note, body.actor)
+    note = body.note
+    if reassign:
+        note = f"engineer: {body.engineer}" + (f"; {note}" if note else "")
+    await _event(conn, order_id, now, body.to, note, body.actor, body.parts)
 
 
 @routes.post(

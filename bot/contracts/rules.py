@@ -66,26 +66,39 @@ def split_slot_key(value: str) -> tuple[date, str] | None:
 Status = Literal[
     "created",
     "scheduled",
+    "accepted",
+    "on_the_way",
     "received",
     "diagnosing",
     "waiting_parts",
     "repaired",
+    "ready_for_pickup",
     "closed",
     "cancelled",
 ]
-# The life cycle. Reschedule keeps "scheduled"; cancel is only possible before the device is
-# in the station's hands.
+# The life cycle. A booking is "scheduled" until its station accepts it; an on-site engineer
+# then sets off ("on_the_way"), a drop-off device is "received". Reschedule puts an order back
+# to "scheduled" (its station, maybe another one, accepts it again); cancel is only possible
+# before the device is in the station's hands. "scheduled" -> "received" stays for a customer
+# who walks in before the station has accepted the booking.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "created": ("scheduled", "cancelled"),
-    "scheduled": ("received", "cancelled"),
+    "scheduled": ("accepted", "received", "cancelled"),
+    "accepted": ("on_the_way", "received", "cancelled"),
+    "on_the_way": ("diagnosing",),
     "received": ("diagnosing",),
     "diagnosing": ("waiting_parts", "repaired"),
     "waiting_parts": ("repaired",),
-    "repaired": ("closed",),
+    "repaired": ("ready_for_pickup", "closed"),
+    "ready_for_pickup": ("closed",),
     "closed": (),
     "cancelled": (),
 }
-CHANGEABLE = ("created", "scheduled")
+CHANGEABLE = ("created", "scheduled", "accepted")
+# Orders a station still has to work on (its load).
+OPEN_STATUSES = tuple(s for s in TRANSITIONS if TRANSITIONS[s])
+# An on-site order has been answered once the engineer is on the way (the promised response).
+RESPONDED = ("on_the_way", "diagnosing", "waiting_parts", "repaired", "ready_for_pickup", "closed")
 MAX_RESCHEDULES = 3
 
 # Proving a work order is yours (the phone on it): tries per order in one conversation, and

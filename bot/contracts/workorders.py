@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -57,6 +58,18 @@ class TransitionIn(Body):
     note: str = Field("", max_length=2000)
     actor: str = Field(min_length=1, max_length=60)
     part: str | None = Field(None, regex=CODE, description="part repaired, with to=repaired")
+    parts: list[str] = Field(
+        [], max_items=20, description="part codes used in this step (each like `mainboard`)"
+    )
+    engineer: str | None = Field(
+        None, min_length=1, max_length=40, description="the engineer who takes the order"
+    )
+
+    @validator("parts", each_item=True)
+    def _part_code(cls, value: str) -> str:
+        if not re.fullmatch(CODE, value):
+            raise ValueError("a part code looks like `mainboard` (a-z, 0-9, _)")
+        return value
 
 
 class RatingIn(Body):
@@ -99,6 +112,7 @@ class Event(BaseModel):
     status: str
     note: str
     actor: str
+    parts: list[str] = []
 
 
 class StationRef(BaseModel):
@@ -129,6 +143,8 @@ class WorkOrder(BaseModel):
     reschedule_count: int
     rating: int | None
     rating_comment: str | None
+    engineer: str | None = None
+    accepted_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     can_cancel: bool

@@ -1,9 +1,15 @@
-"""Staff accounts of the support desk: hashed passwords, login sessions, CSRF, roles.
+"""Staff accounts of the support desk and the repair stations: hashed passwords, login
+sessions, CSRF, roles.
 
 A login sets an HttpOnly, SameSite=Strict cookie holding a random token; the database keeps
 only its SHA-256, with the session's CSRF token and expiry. Every state-changing request must
 echo the CSRF token in `X-CSRF-Token`, and the websocket checks its Origin, so another site
 cannot act with an agent's cookie.
+
+Two portals share the accounts and the login guard: the desk (`/desk/api/`, agents and
+supervisors) and the station console (`/station/api/`, station staff bound to one station).
+Each has its own cookie, scoped to its path, and refuses the other's roles, so a station
+login never opens the desk and a desk login never opens a station's orders.
 
 Over 350 lines on purpose: accounts, sessions and the login guard are one security boundary,
 kept together so it can be reviewed in one read.
@@ -47,8 +53,9 @@ from bot.throttle import (
 log = logging.getLogger(__name__)
 routes = Routes("desk", audience="desk")
 
-Role = Literal["agent", "supervisor"]
+Role = Literal["agent", "supervisor", "station"]
 COOKIE = "desk_session"
+STATION_COOKIE = "station_session"
 CSRF_HEADER = "X-CSRF-Token"
 # scrypt as OWASP suggests for it (n=2^15, r=8, p=1): about 50 ms and 32 MB per check.
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024}
@@ -76,10 +83,31 @@ class Staff:
     username: str
     display_name: str
     role: Role
+    station_code: str | None = None
 
     @property
     def supervisor(self) -> bool:
         return self.role == "supervisor"
+
+
+@dataclass(frozen=True)
+class Portal:
+    """One door into the accounts: its API prefix, cookie and the roles it lets in."""
+
+    prefix: str
+    cookie: str
+    roles: frozenset[str]
+    # The error code when a logged-in member of the other portal knocks.
+    refusal: str
+
+
+DESK = Portal("/desk/api/", COOKIE, frozenset({"agent", "supervisor"}), "desk_only")
+STATION = Portal("/station/api/", STATION_COOKIE, frozenset({"station"}), "station_only")
+PORTALS = (DESK, STATION)
+
+
+def portal_of(path: str) -> Portal | None:
+    return next((p for p in PORTALS if path.startswith(p.prefix)), None)
 
 
 STAFF = "desk_staff"
@@ -97,9 +125,17 @@ async def create_account(
     role: Role,
     password: str,
     now: datetime,
+    station_code: str | None = None,
 ) -> int:
     if len(password) < 10:
         raise ValueError("a password needs at least 10 characters")
+    if (role == "station") != (station_code is not None):
+        raise ValueError("a station account needs --station CODE, and only a station account")
+    if station_code is not None:
+        station_code = station_code.upper()
+        s = tables.stations
+        if await conn.scalar(select(s.c.code).where(s.c.code == station_code)) is None:
+            raise ValueError(f"there is no station {station_code!r}")
     found = await conn.scalar(select(tables.staff.c.id).where(tables.staff.c.username == username))
     if found is not None:
         raise ValueError(f"the account {username!r} exists already")
@@ -108,6 +144,7 @@ async def create_account(
             username=username,
             display_name=display_name,
             role=role,
+            station_code=station_code,
             password_hash=hash_password(password),
             active=True,
             created_at=now,
@@ -116,9 +153,9 @@ async def create_account(
     return int(result.inserted_primary_key[0])
 
 
-async def session_staff(request: web.Request) -> tuple[Staff, str] | None:
-    """The logged-in staff member and the session's CSRF token, from the cookie."""
-    token = request.cookies.get(COOKIE)
+async def session_staff(request: web.Request, cookie: str = COOKIE) -> tuple[Staff, str] | None:
+    """The logged-in staff member and the session's CSRF token, from the portal's cookie."""
+    token = request.cookies.get(cookie)
     if not token:
         return None
     clock = request.config_dict[CLOCK]
@@ -126,7 +163,14 @@ async def session_staff(request: web.Request) -> tuple[Staff, str] | None:
     async with request.config_dict[DB].read() as conn:
         row = (
             await conn.execute(
-                select(st.c.id, st.c.username, st.c.display_name, st.c.role, s.c.csrf_token)
+                select(
+                    st.c.id,
+                    st.c.username,
+                    st.c.display_name,
+                    st.c.role,
+                    st.c.station_code,
+                    s.c.csrf_token,
+                )
                 .join(st, st.c.id == s.c.staff_id)
                 .where(
                     s.c.token_hash == _token_hash(token),
@@ -137,7 +181,7 @@ async def session_staff(request: web.Request) -> tuple[Staff, str] | None:
         ).first()
     if row is None:
         return None
-    return Staff(row.id, row.username, row.display_name, row.role), row.csrf_token
+    return Staff(row.id, row.username, row.display_name, row.role, row.station_code), row.csrf_token
 
 
 def current(request: web.Request) -> Staff:
@@ -149,22 +193,26 @@ def current(request: web.Request) -> Staff:
 async def desk_auth(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every /desk/api/ call needs a session; every change also needs the CSRF token.
+    """Every /desk/api/ and /station/api/ call needs a session of that portal, with a role it
+    lets in; every change also needs the CSRF token.
 
     The login itself takes only JSON from the desk's own origin: a form or a text/plain body
     from another site (login CSRF, which would log an agent into an attacker's account) is
     refused before anything is read.
     """
-    if request.path == LOGIN_PATH:
+    if request.path in LOGIN_PATHS:
         if request.method == "POST":
             _check_login_request(request)
         return await handler(request)
-    if not request.path.startswith("/desk/api/"):
+    portal = portal_of(request.path)
+    if portal is None:
         return await handler(request)
-    found = await session_staff(request)
+    found = await session_staff(request, portal.cookie)
     if found is None:
         raise ApiError(401, "unauthorized", "log in first")
     staff, csrf = found
+    if staff.role not in portal.roles:
+        raise ApiError(403, portal.refusal, f"a {staff.role} account cannot use {portal.prefix}")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not hmac.compare_digest(
         request.headers.get(CSRF_HEADER, ""), csrf
     ):
@@ -175,6 +223,8 @@ async def desk_auth(
 
 
 LOGIN_PATH = "/desk/api/login"
+STATION_LOGIN_PATH = "/station/api/login"
+LOGIN_PATHS = (LOGIN_PATH, STATION_LOGIN_PATH)
 
 
 def _origin_of(request: web.Request) -> str | None:
@@ -255,6 +305,7 @@ class Me(BaseModel):
     display_name: str
     role: Role
     csrf_token: str
+    station_code: str | None = None
 
 
 @routes.post(
@@ -265,6 +316,12 @@ class Me(BaseModel):
     errors=(401, 403, 415, 429, 503),
 )
 async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
+    return await sign_in(request, body, DESK)
+
+
+async def sign_in(request: web.Request, body: LoginIn, portal: Portal) -> web.StreamResponse:
+    """Log in to one portal; an account of the other portal's roles is refused like a wrong
+    password, after the same checks, so the answer tells nothing more."""
     clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
     guard = request.config_dict[LOGIN_GUARD]
     client = client_address(request, settings.trusted_proxies)
@@ -299,6 +356,7 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     # event loop, since scrypt takes tens of milliseconds of CPU by design.
     stored = row.password_hash if row else _DUMMY_HASH
     valid = await asyncio.to_thread(check_password, body.password, stored) and row is not None
+    valid = valid and row.role in portal.roles
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with request.config_dict[DB].write() as conn:
         if not valid:
@@ -331,15 +389,16 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
         display_name=row.display_name,
         role=row.role,
         csrf_token=csrf,
+        station_code=row.station_code,
     )
     reply = json_response(me)
     reply.set_cookie(
-        COOKIE,
+        portal.cookie,
         token,
         httponly=True,
         samesite="Strict",
         secure=settings.desk_cookie_secure,
-        path="/desk",
+        path=portal.prefix.removesuffix("api/").rstrip("/"),
         max_age=settings.desk_session_hours * 3600,
     )
     return reply
@@ -353,7 +412,11 @@ class LoggedOut(BaseModel):
     "/desk/api/logout", summary="Log out (ends this session)", response=LoggedOut, errors=(401, 403)
 )
 async def logout(request: web.Request, _: None) -> web.StreamResponse:
-    token = request.cookies.get(COOKIE, "")
+    return await sign_out(request, DESK)
+
+
+async def sign_out(request: web.Request, portal: Portal) -> web.StreamResponse:
+    token = request.cookies.get(portal.cookie, "")
     clock = request.config_dict[CLOCK]
     async with request.config_dict[DB].write() as conn:
         await conn.execute(
@@ -363,7 +426,7 @@ async def logout(request: web.Request, _: None) -> web.StreamResponse:
         )
         await audit(conn, clock.now(), current(request).id, "logout", None, {})
     reply = json_response(LoggedOut())
-    reply.del_cookie(COOKIE, path="/desk")
+    reply.del_cookie(portal.cookie, path=portal.prefix.removesuffix("api/").rstrip("/"))
     return reply
 
 
@@ -376,6 +439,7 @@ async def me(request: web.Request, _: None) -> Me:
         display_name=staff.display_name,
         role=staff.role,
         csrf_token=request[CSRF],
+        station_code=staff.station_code,
     )
 
 
@@ -394,7 +458,7 @@ async def colleagues(request: web.Request, _: None) -> list[Colleague]:
         rows = (
             await conn.execute(
                 select(st.c.id, st.c.display_name, st.c.role)
-                .where(st.c.active.is_(True))
+                .where(st.c.active.is_(True), st.c.role.in_(DESK.roles))
                 .order_by(st.c.display_name)
             )
         ).all()
@@ -437,7 +501,7 @@ DESK_HEADERS = {
 
 
 async def _desk_headers(request: web.Request, response: web.StreamResponse) -> None:
-    if request.path == "/desk" or request.path.startswith("/desk/"):
+    if request.path.split("/")[1] in ("desk", "station"):
         host = re.sub(r"[^A-Za-z0-9.:\[\]-]", "", request.host)
         response.headers.setdefault("Content-Security-Policy", DESK_CSP.format(host=host))
         for name, value in DESK_HEADERS.items():
