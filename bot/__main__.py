@@ -201,11 +201,13 @@ def cmd_desk_user(settings: Settings, args: argparse.Namespace) -> int:
                     args.role,
                     password,
                     Clock.to_db(settings.clock().now()),
+                    station_code=args.station,
                 )
         except ValueError as exc:
             print(f"desk-user: {exc}", file=sys.stderr)
             return 1
-        print(f"desk account {args.username!r} ({args.role}) created")
+        where = f" at station {args.station.upper()}" if args.station else ""
+        print(f"desk account {args.username!r} ({args.role}{where}) created")
         return 0
 
     return asyncio.run(_with_db(settings, work))
@@ -283,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("desk-user", help="create a support desk account (password on stdin)")
     user.add_argument("username")
     user.add_argument("--name", help="name shown to customers, e.g. 张敏")
-    user.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    user.add_argument("--role", choices=["agent", "supervisor", "station"], default="agent")
+    user.add_argument(
+        "--station", help="the station code of a station account (--role station), e.g. BJ01"
+    )
     user.set_defaults(run=cmd_desk_user)
     data = sub.add_parser(
         "privacy", help="customers' personal data: export or erase by phone, apply retention"

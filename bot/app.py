@@ -26,6 +26,7 @@ from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.desk import routes as desk
 from bot.settings import Settings
+from bot.station import console, oversight
 
 VERSION = "0.1.0"
 ROUTES: tuple[Routes, ...] = (
@@ -41,6 +42,8 @@ ROUTES: tuple[Routes, ...] = (
     webchat.routes,
     health.routes,
     *desk.ROUTES,
+    console.routes,
+    oversight.routes,
 )
 
 
@@ -71,5 +74,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         routes.add_to(app)
     webchat.setup(app)
     desk.setup(app)
+    console.add_page(app)
     health.setup(app)
     return app

@@ -15,6 +15,7 @@ from bot.throttle import Network, parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
+DEFAULT_CITY_TIERS = "北京,上海,广州,深圳|杭州,南京,苏州,成都,武汉,西安,天津,重庆"
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -74,6 +75,22 @@ def _hours(raw: str) -> tuple[str, str]:
     if not match or not match.group(1) < match.group(2) <= "24:00":
         raise ValueError(f"BOT_DESK_HOURS must look like 09:00-21:00, got {raw!r}")
     return match.group(1), match.group(2)
+
+
+def _response_hours(raw: str) -> tuple[int, int, int]:
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"BOT_ONSITE_RESPONSE_HOURS must be three hours (24,48,72), got {raw!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _city_tiers(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    first, sep, second = raw.partition("|")
+    if not sep:
+        raise ValueError(f"BOT_CITY_TIERS must be 'tier-1 cities|tier-2 cities', got {raw!r}")
+    return tuple(c.strip() for c in first.split(",") if c.strip()), tuple(
+        c.strip() for c in second.split(",") if c.strip()
+    )
 
 
 def _grace(env: dict[str, str]) -> int:
@@ -144,6 +161,15 @@ class Settings:
     # On SIGTERM, how long requests in flight may take to finish before they are cancelled
     # (bot/serving.py); the whole stop stays under 10 s.
     shutdown_grace_seconds: int = 5
+    # Dispatch (bot/station): a booking not accepted by its station within this many minutes
+    # of the station's opening hours is flagged to supervisors.
+    station_accept_minutes: int = 120
+    # The response promised for on-site repairs, in hours, by city tier (1, 2, other), and the
+    # cities of tiers 1 and 2.
+    onsite_response_hours: tuple[int, int, int] = (24, 48, 72)
+    city_tiers: tuple[tuple[str, ...], tuple[str, ...]] = field(
+        default_factory=lambda: _city_tiers(DEFAULT_CITY_TIERS)
+    )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -183,6 +209,11 @@ class Settings:
             retention_transcripts_days=_positive(env, "BOT_RETENTION_TRANSCRIPTS_DAYS", 180),
             tracker_db_url=env.get("BOT_TRACKER_DB_URL") or f"sqlite:///{data_dir / 'rasa.db'}",
             shutdown_grace_seconds=_grace(env),
+            station_accept_minutes=_positive(env, "BOT_STATION_ACCEPT_MINUTES", 120),
+            onsite_response_hours=_response_hours(
+                env.get("BOT_ONSITE_RESPONSE_HOURS") or "24,48,72"
+            ),
+            city_tiers=_city_tiers(env.get("BOT_CITY_TIERS") or DEFAULT_CITY_TIERS),
         )
 
     @property

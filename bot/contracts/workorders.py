@@ -53,11 +53,11 @@ class CancelIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class TransitionIn(Body):
+class StepIn(Body):
+    """A life-cycle step as the station console sends it (its actor is the logged-in account)."""
+
     to: Status
     note: str = Field("", max_length=2000)
-    actor: str = Field(min_length=1, max_length=60)
-    part: str | None = Field(None, regex=CODE, description="part repaired, with to=repaired")
     parts: list[str] = Field(
         [], max_items=20, description="part codes used in this step (each like `mainboard`)"
     )
@@ -70,6 +70,11 @@ class TransitionIn(Body):
         if not re.fullmatch(CODE, value):
             raise ValueError("a part code looks like `mainboard` (a-z, 0-9, _)")
         return value
+
+
+class TransitionIn(StepIn):
+    actor: str = Field(min_length=1, max_length=60)
+    part: str | None = Field(None, regex=CODE, description="part repaired, with to=repaired")
 
 
 class RatingIn(Body):

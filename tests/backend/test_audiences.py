@@ -3,7 +3,8 @@
 The document is walked, so a new route cannot be forgotten: each declares its audience
 (`x-audience`) and this test holds the backend to it. Callers: nobody, a web-chat customer
 (with a valid chat token), a desk agent and a desk supervisor (session cookie and CSRF token),
-the action server (the internal token) and a named staff member (the token and X-Staff-User).
+a repair station's staff (the station console's cookie and CSRF token), the action server
+(the internal token) and a named staff member (the token and X-Staff-User).
 "Gets in" means the answer is not the audience checks' 401 or 403; what happens after (a 404
 for a made-up id, a 422 for an empty body) is the route's own business.
 """
@@ -23,19 +24,21 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.contracts.chat_tokens import issue_token, new_session_id
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, Role, create_account
+from bot.desk.accounts import COOKIE, CSRF_HEADER, STATION_COOKIE, Role, create_account
 from bot.settings import Settings
 from tests.support.database import API_HEADERS, API_TOKEN, STAFF_USER, add_staff_user
 
 SECRET = "audience-test-secret-" + "0123456789" * 3
 PASSWORD = "an-agent-password"
 # Calling these as the desk agent would end the agent's session for the calls after it.
-ENDS_SESSION = {("POST", "/desk/api/logout")}
+ENDS_SESSION = {("POST", "/desk/api/logout"), ("POST", "/station/api/logout")}
+# Any one may knock at these doors, with a wrong password.
+LOGINS = {"/desk/api/login", "/station/api/login"}
 DESK_USERS: dict[str, tuple[str, Role]] = {
     "agent": ("zhang", "agent"),
     "supervisor": ("wang", "supervisor"),
 }
-CALLERS = ("nobody", "customer", "agent", "supervisor", "internal", "staff")
+CALLERS = ("nobody", "customer", "agent", "supervisor", "station", "internal", "staff")
 # Who gets in, by audience.
 ADMITS = {
     "public": set(CALLERS),
@@ -43,6 +46,7 @@ ADMITS = {
     "staff": {"staff"},
     "desk": {"agent", "supervisor"},
     "supervisor": {"supervisor"},
+    "station": {"station"},
 }
 
 
@@ -54,16 +58,23 @@ async def backend(
     async with db.write() as conn:
         for username, role in DESK_USERS.values():
             await create_account(conn, username, username, role, PASSWORD, Clock.to_db(clock.now()))
+        await create_account(
+            conn, "bj01", "北京中关村", "station", PASSWORD, Clock.to_db(clock.now()), "BJ01"
+        )
     app = create_app(replace(settings, chat_secret=SECRET), clock)
     client: TestClient = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
     return client
 
 
-async def _desk_session(backend: TestClient, username: str) -> dict[str, str]:
-    reply = await backend.post("/desk/api/login", json={"username": username, "password": PASSWORD})
+async def _desk_session(
+    backend: TestClient, username: str, portal: str = "desk", cookie: str = COOKIE
+) -> dict[str, str]:
+    reply = await backend.post(
+        f"/{portal}/api/login", json={"username": username, "password": PASSWORD}
+    )
     assert reply.status == 200, await reply.text()
     return {
-        "Cookie": f"{COOKIE}={reply.cookies[COOKIE].value}",
+        "Cookie": f"{cookie}={reply.cookies[cookie].value}",
         CSRF_HEADER: (await reply.json())["csrf_token"],
     }
 
@@ -75,6 +86,7 @@ async def _callers(backend: TestClient) -> dict[str, dict[str, str]]:
         "customer": {"Authorization": f"Bearer {chat_token}"},
         "agent": await _desk_session(backend, "zhang"),
         "supervisor": await _desk_session(backend, "wang"),
+        "station": await _desk_session(backend, "bj01", "station", STATION_COOKIE),
         "internal": {"Authorization": f"Bearer {API_TOKEN}"},
         "staff": API_HEADERS,
     }
@@ -85,7 +97,13 @@ async def _refused_at_the_door(reply: aiohttp.ClientResponse) -> bool:
     if reply.status not in (401, 403):
         return False
     body = await reply.json()
-    return body["error"]["code"] in ("unauthorized", "staff_only", "supervisors_only")
+    return body["error"]["code"] in (
+        "unauthorized",
+        "staff_only",
+        "supervisors_only",
+        "desk_only",
+        "station_only",
+    )
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -104,12 +122,12 @@ async def test_every_route_admits_its_audience_only(backend: TestClient) -> None
     wrong = []
     for method, path, audience in operations:
         for caller, headers in callers.items():
-            if caller in DESK_USERS and (method, path) in ENDS_SESSION:
+            if caller in (*DESK_USERS, "station") and (method, path) in ENDS_SESSION:
                 continue
             reply = await backend.request(method, path, headers=headers, json={})
             let_in = not await _refused_at_the_door(reply)
             # The login route is the desk's door: anyone may knock, with a wrong password.
-            if path == "/desk/api/login":
+            if path in LOGINS:
                 continue
             if let_in != (caller in ADMITS[audience]):
                 wrong.append(f"{caller} {method} {path} ({audience}): {reply.status}")

@@ -274,6 +274,7 @@ async function start() {
   $("#desk").hidden = false;
   $("#me").textContent = `${me.display_name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
   $("#tab-live").hidden = me.role !== "supervisor";
+  $("#stations-link").hidden = me.role !== "supervisor";
   const staff = await api("GET", "/desk/api/staff");
   $("#transfer-to").replaceChildren(...staff.filter((s) => s.id !== me.id)
     .map((s) => el("option", { value: s.id }, s.display_name)));
