@@ -34,7 +34,7 @@ async def client_at(
     await add_staff_user(db)
     await add_people(db, clock)
 
-    async def make(at: Clock, changed: Settings = settings) -> TestClient:
+    async def make(at: Clock, changed: Settings = settings, /) -> TestClient:
         made: TestClient = await aiohttp_client(
             create_app(changed, at), cookie_jar=aiohttp.DummyCookieJar()
         )

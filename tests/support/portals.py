@@ -4,14 +4,15 @@ are sent by hand, so that one test client can act as several people."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from aiohttp.test_utils import TestClient
 
 from bot.clock import Clock
 from bot.db import Database
 from bot.desk.accounts import COOKIE, CSRF_HEADER, STATION_COOKIE, Role, create_account
+from bot.settings import Settings
 
 PASSWORD = "a-station-test-password"
 # username: (display name, role, station)
@@ -22,7 +23,11 @@ PEOPLE: dict[str, tuple[str, Role, str | None]] = {
     "wang": ("王芳", "supervisor", None),
 }
 
-ClientAt = Callable[[Clock], Awaitable[TestClient]]
+
+class ClientAt(Protocol):
+    """The backend on one database with its clock frozen at a chosen moment (and settings)."""
+
+    def __call__(self, at: Clock, changed: Settings = ..., /) -> Awaitable[TestClient]: ...
 
 
 async def add_people(db: Database, clock: Clock) -> None:
