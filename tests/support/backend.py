@@ -70,10 +70,29 @@ def start_backend(env: dict[str, str], log: Path, seconds: float = 60) -> Backen
             time.sleep(0.2)
 
 
-def desk_user(env: dict[str, str], username: str, name: str, password: str) -> None:
-    """A desk account, made as an operator makes one (`python -m bot desk-user`)."""
+def desk_user(
+    env: dict[str, str],
+    username: str,
+    name: str,
+    password: str,
+    role: str = "agent",
+    station: str | None = None,
+) -> None:
+    """A staff account, made as an operator makes one (`python -m bot desk-user`)."""
+    where = ["--station", station] if station else []
     subprocess.run(
-        [sys.executable, "-m", "bot", "desk-user", username, "--name", name, "--role", "agent"],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "desk-user",
+            username,
+            "--name",
+            name,
+            "--role",
+            role,
+            *where,
+        ],
         cwd=ROOT,
         env=env,
         input=password + "\n",

@@ -27,14 +27,15 @@ async function get(path) {
 
 function sla(s) {
   if (!s) return "";
-  return el("span", { class: `sla ${s.state}` }, `${Math.round(s.used * 100)}% · 截止 ${new Date(s.due).toLocaleString("zh-CN", { hour12: false })}`);
+  return el("span", { class: `sla ${s.state}` }, `${Math.round(s.used * 100)}% · 截止 ${s.due.slice(0, 16).replace("T", " ")}`);
 }
 
 async function refresh() {
   try {
     const [flagged, load] = await Promise.all([get("/desk/api/stations/flagged"), get("/desk/api/stations/load")]);
     $("#error").textContent = "";
-    $("#flagged").replaceChildren(...flagged.map((f) => el("tr", {},
+    $("#flagged").replaceChildren(...(flagged.length ? [] : [el("tr", {}, el("td", { colspan: "7", class: "muted" }, "暂无"))]),
+      ...flagged.map((f) => el("tr", {},
       el("td", {}, f.id), el("td", {}, `${f.station_code} ${f.station_name}`), el("td", {}, KINDS[f.kind] || f.kind),
       el("td", {}, STATUS[f.status] || f.status), el("td", {}, f.slot_date ? `${f.slot_date} ${f.slot_start}` : ""),
       el("td", {}, f.reasons.map((r) => REASONS[r] || r).join("、")), el("td", {}, sla(f.sla)))));

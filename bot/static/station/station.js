@@ -33,7 +33,9 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const when = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "";
+// The backend sends times in the service's zone with its offset: shown as they are, whatever
+// the zone of the browser.
+const when = (iso) => iso ? iso.slice(0, 16).replace("T", " ") : "";
 const slot = (o) => o.slot_date ? `${o.slot_date} ${o.slot_start}-${o.slot_end || ""}` : "未约时段";
 
 function slaBadge(sla) {
