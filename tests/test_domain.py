@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.contracts.rules import TRANSITIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -52,3 +54,9 @@ def test_every_response_is_used() -> None:
             continue
         unused.append(name)
     assert unused == []
+
+
+def test_every_work_order_status_has_a_label_for_customers() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    missing = [s for s in TRANSITIONS if f"utter_label_status_{s}" not in domain["responses"]]
+    assert missing == []
