@@ -25,6 +25,9 @@ from bot.audiences import guard_audiences
 from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.desk import routes as desk
+from bot.insight import routes as insight
+from bot.insight import worker as insight_worker
+from bot.reports import routes as reports
 from bot.settings import Settings
 
 VERSION = "0.1.0"
@@ -41,6 +44,8 @@ ROUTES: tuple[Routes, ...] = (
     webchat.routes,
     health.routes,
     *desk.ROUTES,
+    insight.routes,
+    reports.routes,
 )
 
 
@@ -71,5 +76,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         routes.add_to(app)
     webchat.setup(app)
     desk.setup(app)
+    # After the desk's stop signal, which the insight loops share.
+    app.cleanup_ctx.append(insight_worker.loops)
+    reports.add_page(app)
     health.setup(app)
     return app
