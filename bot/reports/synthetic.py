@@ -33,6 +33,8 @@ class Burst:
     error_code: str
     from_day: int
     factor: float
+    # For a cell outside the generated grid: its daily rate before the burst.
+    base_per_day: float = 0.0
 
 
 @dataclass
@@ -68,6 +70,10 @@ async def generate(db: Database, clock: Clock, plan: Plan, last: date | None = N
     # Zipf-like weights: a few faults make most of the orders (a Pareto worth drawing).
     weights = 1.0 / np.arange(1, len(cells) + 1) ** 0.8
     weights = rng.permutation(weights / weights.sum())
+    for burst in plan.bursts:
+        if (burst.model_code, burst.error_code) not in cells:
+            cells.append((burst.model_code, burst.error_code))
+            weights = np.append(weights, burst.base_per_day / plan.orders_per_day)
     made = 0
     orders: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []

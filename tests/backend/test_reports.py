@@ -20,12 +20,13 @@ from bot import tables
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, create_account
+from bot.desk.accounts import create_account
 from bot.reports import rollups
 from bot.reports.conversations import store_events
 from bot.reports.definitions import fold
 from bot.reports.synthetic import Plan, generate
 from bot.settings import Settings
+from tests.support.desk import desk_headers
 
 PASSWORD = "reports-test-password"
 
@@ -137,13 +138,7 @@ async def backend(
 
 
 async def login(backend: TestClient, username: str) -> dict[str, str]:
-    """Headers of a logged-in desk page: its session cookie and CSRF token."""
-    reply = await backend.post("/desk/api/login", json={"username": username, "password": PASSWORD})
-    assert reply.status == 200, await reply.text()
-    return {
-        "Cookie": f"{COOKIE}={reply.cookies[COOKIE].value}",
-        CSRF_HEADER: (await reply.json())["csrf_token"],
-    }
+    return await desk_headers(backend, username, PASSWORD)
 
 
 async def test_reports_are_for_supervisors_and_check_their_filters(
