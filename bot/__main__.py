@@ -266,6 +266,13 @@ def cmd_insight_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return run(args.reports, args.exposure, args.warmup_days, sys.stdout, sys.stderr)
 
 
+def cmd_insight(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.reports import cli
+
+    command = cli.reports if args.command == "reports" else cli.insight_scan
+    return asyncio.run(_with_db(settings, lambda db: command(db, settings.clock(), args)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -310,13 +317,24 @@ def main(argv: list[str] | None = None) -> int:
     nlu.add_argument("--lookups", default="data/nlu/generated/lookups.yml")
     nlu.set_defaults(run=cmd_nlu_data)
     insight = sub.add_parser("insight", help="early warning of faults that spread")
-    backtest = insight.add_subparsers(dest="insight_command", required=True).add_parser(
+    insight_commands = insight.add_subparsers(dest="insight_command", required=True)
+    insight_commands.add_parser(
+        "scan", help="run the detector over the stored fault reports; store new alerts"
+    ).set_defaults(run=cmd_insight)
+    backtest = insight_commands.add_parser(
         "backtest", help="replay REPORTS.csv (date,model_code,fault_code,region); alerts as JSON"
     )
     backtest.add_argument("reports", metavar="REPORTS.csv")
     backtest.add_argument("--exposure", metavar="UNITS.csv", help="model_code,units")
     backtest.add_argument("--warmup-days", type=int, default=180, metavar="N")
     backtest.set_defaults(run=cmd_insight_backtest)
+    reports = sub.add_parser("reports", help="the reports' daily rollups")
+    reports.add_argument(
+        "action",
+        choices=["rebuild", "check"],
+        help="rebuild: recount every day from the raw rows; check: compare rollups with them",
+    )
+    reports.set_defaults(run=cmd_insight)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -25,6 +25,9 @@ from bot.audiences import guard_audiences
 from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.desk import routes as desk
+from bot.insight import routes as insight
+from bot.insight import worker as insight_worker
+from bot.reports import routes as reports
 from bot.settings import Settings
 from bot.station import console, oversight
 
@@ -44,6 +47,8 @@ ROUTES: tuple[Routes, ...] = (
     *desk.ROUTES,
     console.routes,
     oversight.routes,
+    insight.routes,
+    reports.routes,
 )
 
 
@@ -75,5 +80,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     webchat.setup(app)
     desk.setup(app)
     console.add_page(app)
+    # After the desk's stop signal, which the insight loops share.
+    app.cleanup_ctx.append(insight_worker.loops)
+    reports.add_page(app)
     health.setup(app)
     return app

@@ -447,3 +447,79 @@ desk_cursors = Table(
     Column("name", String(40), primary_key=True),
     Column("position", Integer, nullable=False),
 )
+
+# --- insight: early warning and reports --------------------------------------------------
+
+# One row per alert the detector raised (bot.insight.alerts); the same cell raises once a day
+# at most, so a scan run twice stores nothing twice.
+insight_alerts = Table(
+    "insight_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("raised_on", Date, nullable=False, index=True),
+    Column("model_code", String(30), nullable=False),
+    Column("fault_code", String(40), nullable=False),
+    Column("region", String(20), nullable=True),
+    Column("rule", String(12), nullable=False),
+    Column("since", Date, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("expected", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("statistic", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("arl0_days", Float, nullable=False),
+    Column("units", Float, nullable=True),
+    Column("regions", JSON, nullable=False),
+    Column("summary", Text, nullable=False),
+    # new → acknowledged | dismissed | escalated (the last decision; all are in the next table)
+    Column("status", String(12), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("raised_on", "model_code", "fault_code", name="uq_insight_alerts_cell_day"),
+)
+
+# Every decision on an alert, who and when: kept, never overwritten.
+insight_decisions = Table(
+    "insight_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("insight_alerts.id"), nullable=False, index=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("action", String(12), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime, nullable=False),
+)
+
+# Daily rollups of the reports (bot.reports.rollups): one counter per day, metric and the
+# finest grain a chart filters on (model, station; "" where it does not apply).
+report_daily = Table(
+    "report_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("metric", String(20), primary_key=True),
+    Column("model_code", String(30), primary_key=True),
+    Column("station_code", String(10), primary_key=True),
+    Column("key", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+# One row per conversation the assistant had, from Rasa's events (bot.reports.conversations):
+# the facts the conversation metrics are defined on.
+report_conversations = Table(
+    "report_conversations",
+    metadata,
+    Column("conversation_id", String(100), primary_key=True),
+    Column("day", Date, nullable=False, index=True),
+    Column("channel", String(20), nullable=False),
+    Column("user_turns", Integer, nullable=False),
+    Column("fallback_turns", Integer, nullable=False),
+    Column("handed_off", Boolean, nullable=False),
+    # The last diagnosis the bot ran in it (a fault report for the early warning).
+    Column("model_code", String(30), nullable=True),
+    Column("fault_code", String(40), nullable=True),
+    Column("first_at", DateTime, nullable=False),
+)
+
+# The reports count the backend's own rows by day.
+Index("ix_work_orders_created_at", work_orders.c.created_at)
+Index("ix_handoffs_created_at", handoffs.c.created_at)
+Index("ix_complaints_created_at", complaints.c.created_at)

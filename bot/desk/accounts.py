@@ -219,6 +219,11 @@ async def desk_auth(
         raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header")
     request[STAFF] = staff
     request[CSRF] = csrf
+    # Before the route reads its body or query: an agent learns nothing of a supervisors'
+    # route, not even which fields it wants.
+    operation = getattr(request.match_info.route.handler, "operation", None)
+    if getattr(operation, "audience", None) == "supervisor" and not staff.supervisor:
+        raise ApiError(403, "supervisors_only", "for supervisors only")
     return await handler(request)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.desk.accounts import COOKIE, CSRF_HEADER
 from tests.support.stack import BIN, ROOT, Stack
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -83,3 +84,14 @@ async def next_message(
         if message["kind"] == kind and all(message.get(k) == v for k, v in match.items()):
             return dict(message)
     raise AssertionError(f"no {kind} message {match} within {seconds} s")
+
+
+async def desk_headers(client: Any, username: str, password: str) -> dict[str, str]:
+    """Log in through an in-process test client; the headers a logged-in desk page sends
+    (its session cookie and CSRF token)."""
+    reply = await client.post("/desk/api/login", json={"username": username, "password": password})
+    assert reply.status == 200, await reply.text()
+    return {
+        "Cookie": f"{COOKIE}={reply.cookies[COOKIE].value}",
+        CSRF_HEADER: (await reply.json())["csrf_token"],
+    }

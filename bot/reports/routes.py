@@ -1,0 +1,117 @@
+"""The reports for supervisors: the page, its charts, the drill-down and the exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from bot.api import CLOCK, DB, ApiError, Routes
+from bot.desk.accounts import current
+from bot.reports.charts import CHARTS, Filters
+from bot.reports.exports import OrderFilters, csv_chunks, page, xlsx_file
+
+routes = Routes("reports", audience="supervisor")
+PAGE_FILE = Path(__file__).resolve().parent.parent / "static" / "desk" / "reports.html"
+
+
+def _supervisor(request: web.Request) -> None:
+    if not current(request).supervisor:
+        raise ApiError(403, "supervisors_only", "only supervisors read the reports")
+
+
+class ChartFilters(Filters):
+    chart: str = Field(max_length=20)
+
+
+@routes.get(
+    "/desk/api/reports/chart",
+    summary="One chart's figures over a period (supervisors; from the daily rollups)",
+    query=ChartFilters,
+    errors=(401, 403, 404),
+)
+async def read_chart(request: web.Request, query: ChartFilters) -> dict[str, Any]:
+    _supervisor(request)
+    chart = CHARTS.get(query.chart)
+    if chart is None:
+        raise ApiError(404, "chart_not_found", f"no chart {query.chart!r}: one of {sorted(CHARTS)}")
+    async with request.config_dict[DB].read() as conn:
+        return await chart(conn, query)
+
+
+class OrderPage(OrderFilters):
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+@routes.get(
+    "/desk/api/reports/orders",
+    summary="The work orders behind a chart's bar, 200 at a time (supervisors)",
+    query=OrderPage,
+    errors=(401, 403),
+)
+async def list_orders(request: web.Request, query: OrderPage) -> list[dict[str, Any]]:
+    _supervisor(request)
+    async with request.config_dict[DB].read() as conn:
+        return await page(conn, request.config_dict[CLOCK], query, query.offset)
+
+
+def _filename(f: OrderFilters, ext: str) -> str:
+    return f"workorders-{f.start.isoformat()}-{f.end.isoformat()}.{ext}"
+
+
+@routes.get(
+    "/desk/api/reports/orders.csv",
+    summary="The work orders behind the charts as CSV, UTF-8 with BOM (supervisors)",
+    query=OrderFilters,
+    errors=(401, 403),
+)
+async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamResponse:
+    _supervisor(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{_filename(query, "csv")}"',
+        }
+    )
+    await response.prepare(request)
+    async with request.config_dict[DB].read() as conn:
+        async for chunk in csv_chunks(conn, request.config_dict[CLOCK], query):
+            await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+@routes.get(
+    "/desk/api/reports/orders.xlsx",
+    summary="The work orders behind the charts as an Excel workbook (supervisors)",
+    query=OrderFilters,
+    errors=(401, 403),
+)
+async def export_xlsx(request: web.Request, query: OrderFilters) -> web.StreamResponse:
+    _supervisor(request)
+    async with request.config_dict[DB].read() as conn:
+        spooled = await xlsx_file(conn, request.config_dict[CLOCK], query)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f'attachment; filename="{_filename(query, "xlsx")}"',
+        }
+    )
+    try:
+        await response.prepare(request)
+        while chunk := spooled.read(64 * 1024):
+            await response.write(chunk)
+    finally:
+        spooled.close()
+    await response.write_eof()
+    return response
+
+
+async def reports_page(_: web.Request) -> web.StreamResponse:
+    return web.FileResponse(PAGE_FILE, headers={"Cache-Control": "no-store"})
+
+
+def add_page(app: web.Application) -> None:
+    app.router.add_get("/desk/reports.html", reports_page)
