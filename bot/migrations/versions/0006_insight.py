@@ -1,7 +1,7 @@
 """insight: early-warning alerts and their decisions, report rollups, conversation facts
 
 Revision ID: 0006
-Revises: 0003 (re-chained after the other branches at merge time)
+Revises: 0004
 Create Date: 2026-12-02 00:38:01.837398
 """
 
