@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.db import Database, create_engine
 from bot.desk import routes as desk
 from bot.settings import Settings
-from bot.station import console, oversight
+from bot.station import console, learning, oversight
 
 VERSION = "0.1.0"
 ROUTES: tuple[Routes, ...] = (
@@ -44,6 +44,7 @@ ROUTES: tuple[Routes, ...] = (
     *desk.ROUTES,
     console.routes,
     oversight.routes,
+    learning.routes,
 )
 
 
