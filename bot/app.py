@@ -29,7 +29,7 @@ from bot.insight import routes as insight
 from bot.insight import worker as insight_worker
 from bot.reports import routes as reports
 from bot.settings import Settings
-from bot.station import console, oversight
+from bot.station import console, learning, oversight
 
 VERSION = "0.1.0"
 ROUTES: tuple[Routes, ...] = (
@@ -49,6 +49,7 @@ ROUTES: tuple[Routes, ...] = (
     oversight.routes,
     insight.routes,
     reports.routes,
+    learning.routes,
 )
 
 

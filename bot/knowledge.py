@@ -335,7 +335,11 @@ async def show_case(request: web.Request, _: None) -> Case:
 )
 async def reindex(request: web.Request, _: None) -> Reindexed:
     async with request.config_dict[DB].read() as conn:
-        index = await build_index(conn)
-    current = request.config_dict[KNOWLEDGE]
-    current.__dict__.update(index.__dict__)
+        return await refresh_index(request.app, conn)
+
+
+async def refresh_index(app: web.Application, conn: AsyncConnection) -> Reindexed:
+    """Rebuild the app's search index from what `conn` sees (its own writes included)."""
+    index = await build_index(conn)
+    app[KNOWLEDGE].__dict__.update(index.__dict__)
     return Reindexed(cases=len(index.cases), words=len(index.words))

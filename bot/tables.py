@@ -321,6 +321,45 @@ knowledge_cases = Table(
     Column("safety", Boolean, nullable=False),
 )
 
+# What a station found when it closed a repair (coded), the fault-case base's raw material.
+repair_outcomes = Table(
+    "repair_outcomes",
+    metadata,
+    Column("work_order_id", String(15), ForeignKey("work_orders.id"), primary_key=True),
+    Column("station_code", String(10), nullable=False),
+    Column("model_code", String(30), nullable=True),
+    # Normalised (bot.knowledge.normalize_code), so that E-202 and e202 are one code.
+    Column("error_code", String(30), nullable=True),
+    Column("root_cause", String(30), nullable=False),
+    Column("fix", String(30), nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("closed_at", DateTime, nullable=False),
+    Index("ix_repair_outcomes_model_code", "model_code", "error_code"),
+)
+
+# A fix that keeps recurring for one model and error code: a draft fault case that a
+# supervisor approves (it then becomes a knowledge case the bot uses) or rejects.
+case_drafts = Table(
+    "case_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_code", String(30), nullable=False),
+    Column("error_code", String(30), nullable=False),
+    Column("root_cause", String(30), nullable=False),
+    Column("fix", String(30), nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("symptoms", JSON, nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("occurrences", Integer, nullable=False),
+    Column("status", String(10), nullable=False, index=True),
+    Column("case_code", String(10), nullable=True),
+    Column("reviewed_by", Integer, ForeignKey("staff.id"), nullable=True),
+    Column("reviewed_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("model_code", "error_code", "root_cause", "fix"),
+)
+
 synonyms = Table(
     "synonyms",
     metadata,

@@ -74,6 +74,7 @@ from bot.db import replayed
 from bot.errors import Invalid, Refused, canonical, not_found
 from bot.sequences import next_id
 from bot.settings import Settings
+from bot.station.learning import record_outcome
 from bot.stations import get_station, release_slot, reserve_slot, slot_problem
 
 routes = Routes("workorders")
@@ -452,7 +453,7 @@ async def advance(
     current status with `engineer`), a customer's cancel and a reschedule (`moved_to`, checked
     by the caller) all come here, so whatever must happen on every change (a notification to
     the customer, say) is written once, in this transaction. A repair lands in the device's
-    history for the 三包 rules.
+    history for the 三包 rules; a close with its outcome feeds the fault-case base.
     """
     row = await _locked(conn, order_id)
     reassign = body.to == row.status and body.engineer is not None
@@ -491,6 +492,8 @@ async def advance(
                 note=body.note,
             )
         )
+    if body.to == "closed" and body.outcome is not None:
+        await record_outcome(conn, row, body.outcome, body.parts, body.note, now)
     await conn.execute(
         tables.work_orders.update().where(tables.work_orders.c.id == order_id).values(**values)
     )

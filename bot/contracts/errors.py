@@ -37,6 +37,7 @@ SAME_SLOT = "same_slot"
 INVALID_TRANSITION = "invalid_transition"
 NOT_CLOSED = "not_closed"
 ALREADY_RATED = "already_rated"
+ALREADY_REVIEWED = "already_reviewed"
 # The phone check of a work order (POST /api/workorders/{id}/verify-phone).
 NO_PHONE_ON_RECORD = "no_phone_on_record"
 PHONE_TRIES_USED = "phone_tries_used"  # this conversation used its tries on this order

@@ -53,6 +53,13 @@ class CancelIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class Outcome(Body):
+    """What the station found and did, coded (like `fuser_overheat`, `replace_fuser`)."""
+
+    root_cause: str = Field(regex=CODE)
+    fix: str = Field(regex=CODE)
+
+
 class StepIn(Body):
     """A life-cycle step as the station console sends it (its actor is the logged-in account)."""
 
@@ -63,6 +70,9 @@ class StepIn(Body):
     )
     engineer: str | None = Field(
         None, min_length=1, max_length=40, description="the engineer who takes the order"
+    )
+    outcome: Outcome | None = Field(
+        None, description="with to=closed: the root cause and the fix, for the fault-case base"
     )
 
     @validator("parts", each_item=True)

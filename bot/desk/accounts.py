@@ -213,6 +213,10 @@ async def desk_auth(
     staff, csrf = found
     if staff.role not in portal.roles:
         raise ApiError(403, portal.refusal, f"a {staff.role} account cannot use {portal.prefix}")
+    # Before the body is read: an agent learns nothing from a supervisors' route's validation.
+    operation = getattr(request.match_info.route.handler, "operation", None)
+    if getattr(operation, "audience", None) == "supervisor" and not staff.supervisor:
+        raise ApiError(403, "supervisors_only", "only supervisors may do this")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not hmac.compare_digest(
         request.headers.get(CSRF_HEADER, ""), csrf
     ):

@@ -21,15 +21,17 @@ from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, Routes, path_param
 from bot.clock import Clock
 from bot.contracts.base import Query
+from bot.contracts.errors import INVALID_BODY
 from bot.contracts.ids import normalize_work_order_id
 from bot.contracts.rules import OPEN_STATUSES, SLOT_ENDS, TRANSITIONS, Status
 from bot.contracts.workorders import StepIn, TransitionIn, WorkOrder
 from bot.desk import accounts
 from bot.desk.accounts import STATION, LoginIn, Me, current
-from bot.errors import NotFound, not_found
+from bot.errors import Invalid, NotFound, not_found
 from bot.sanbao import Fault
 from bot.settings import Settings
 from bot.station.dispatch import Sla, is_late, response_sla
+from bot.station.learning import PastCase, similar
 from bot.warranty import verdict_for
 from bot.workorders import advance, booking_lead, load
 
@@ -75,6 +77,9 @@ class OrderDetail(BaseModel):
     sla: Sla | None
     verdict: VerdictSummary | None
     next: list[str] = Field(description="the statuses the order may move to")
+    similar: list[PastCase] = Field(
+        description="closed repairs of the same model and error code, at any station"
+    )
 
 
 class OrdersQuery(Query):
@@ -214,6 +219,7 @@ async def _detail(request: web.Request, conn: AsyncConnection, order_id: str) ->
         sla=card.sla,
         verdict=await _verdict(conn, row.serial, clock.today()),
         next=list(TRANSITIONS[row.status]),
+        similar=await similar(conn, clock, row.model_code, row.error_code, order_id),
     )
 
 
@@ -234,13 +240,20 @@ async def show(request: web.Request, _: None) -> OrderDetail:
 
 @routes.post(
     "/station/api/orders/{id}/steps",
-    summary="Accept, assign an engineer (to the current status), or move the order along",
+    summary="Accept, assign an engineer (to the current status), or move the order along;"
+    " closing needs the outcome (root cause and fix)",
     body=StepIn,
     response=OrderDetail,
     errors=(400, 404, 409),
 )
 async def step(request: web.Request, body: StepIn) -> OrderDetail:
     order_id = _order_id(request)
+    if body.to == "closed" and body.outcome is None:
+        raise Invalid(
+            INVALID_BODY,
+            "closing a repair needs its outcome: the root cause and the fix, coded",
+            fields=[{"field": "outcome", "message": "required with to=closed"}],
+        )
     staff = current(request)
     code = _station(request)
     async with request.config_dict[DB].write() as conn:
@@ -255,6 +268,7 @@ async def step(request: web.Request, body: StepIn) -> OrderDetail:
                 actor=f"station:{code}:{staff.username}"[:60],
                 parts=body.parts,
                 engineer=body.engineer,
+                outcome=body.outcome,
             ),
         )
         return await _detail(request, conn, order_id)

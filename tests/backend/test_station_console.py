@@ -173,9 +173,13 @@ async def test_a_drop_off_repair_through_its_whole_life_cycle(
         ("waiting_parts", ["mainboard"]),
         ("repaired", ["mainboard", "thermal_paste"]),
         ("ready_for_pickup", []),
-        ("closed", []),
     ):
         detail = await step(client, bj01, order, to=to, note=f"-> {to}", parts=parts)
+    # Closing needs the outcome, coded.
+    await step(client, bj01, order, 422, to="closed")
+    await step(client, bj01, order, 422, to="closed", outcome={"root_cause": "主板", "fix": "x"})
+    outcome = {"root_cause": "gpu_solder_crack", "fix": "replace_mainboard"}
+    detail = await step(client, bj01, order, to="closed", note="-> closed", outcome=outcome)
     timeline = detail["order"]["timeline"]
     assert [e["status"] for e in timeline] == [
         "created",
@@ -193,7 +197,7 @@ async def test_a_drop_off_repair_through_its_whole_life_cycle(
     assert timeline[7]["parts"] == ["mainboard", "thermal_paste"]
     assert {e["actor"] for e in timeline[2:]} == {"station:BJ01:bj01"}
     assert detail["next"] == []
-    await step(client, bj01, order, 409, to="closed")
+    await step(client, bj01, order, 409, to="closed", outcome=outcome)
     async with db.read() as conn:
         repair = (
             await conn.execute(
@@ -220,8 +224,10 @@ async def test_an_on_site_order_goes_on_the_way_and_meets_its_promise(client: Te
     await step(client, bj01, order, to="accepted", engineer="李工")
     detail = await step(client, bj01, order, to="on_the_way", note="预计 30 分钟到")
     assert detail["sla"]["state"] == "met"
-    for to in ("diagnosing", "repaired", "closed"):
+    for to in ("diagnosing", "repaired"):
         detail = await step(client, bj01, order, to=to)
+    outcome = {"root_cause": "loose_cable", "fix": "reseat_cable"}
+    detail = await step(client, bj01, order, to="closed", outcome=outcome)
     assert detail["order"]["status"] == "closed"
 
 

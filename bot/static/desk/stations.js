@@ -17,8 +17,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function get(path) {
-  const reply = await fetch(path, { credentials: "same-origin" });
+let csrf = "";
+let shownDrafts = "";
+
+async function get(path, method = "GET", body = undefined) {
+  const reply = await fetch(path, { method, credentials: "same-origin", body: body && JSON.stringify(body),
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf } });
   const data = await reply.json().catch(() => ({}));
   if (reply.status === 401) { location.href = "/desk/"; }
   if (!reply.ok) throw new Error((data.error && data.error.message) || reply.statusText);
@@ -30,9 +34,44 @@ function sla(s) {
   return el("span", { class: `sla ${s.state}` }, `${Math.round(s.used * 100)}% · 截止 ${s.due.slice(0, 16).replace("T", " ")}`);
 }
 
+// A draft becomes a fault case the bot uses only once a supervisor approves it, with a title,
+// the steps for customers and when they should stop.
+function draftRow(d) {
+  const title = el("input", { placeholder: "案例标题", value: `${d.model_code} ${d.error_code}` });
+  const steps = el("textarea", { rows: "3", placeholder: "自查步骤，每行一步" });
+  steps.value = d.steps.join("\n");
+  const stop = el("input", { placeholder: "何时停止自查、预约维修" });
+  const approve = el("button", { class: "primary" }, "通过");
+  const reject = el("button", {}, "驳回");
+  const review = async (decision) => {
+    const body = { decision };
+    if (decision === "approve") {
+      Object.assign(body, { title: title.value.trim(), stop_when: stop.value.trim(),
+        steps: steps.value.split("\n").map((s) => s.trim()).filter(Boolean) });
+    }
+    try { await get(`/desk/api/case-drafts/${d.id}/review`, "POST", body); refresh(); }
+    catch (error) { $("#error").textContent = error.message; }
+  };
+  approve.addEventListener("click", () => review("approve"));
+  reject.addEventListener("click", () => review("reject"));
+  return el("tr", { "data-draft": String(d.id) }, el("td", {}, `${d.model_code} / ${d.error_code}`),
+    el("td", {}, `${d.root_cause} → ${d.fix}${d.parts.length ? `（${d.parts.join(", ")}）` : ""}`),
+    el("td", {}, String(d.occurrences)), el("td", {}, d.symptoms.join("；")),
+    el("td", {}, title, steps, stop, approve, " ", reject));
+}
+
 async function refresh() {
   try {
-    const [flagged, load] = await Promise.all([get("/desk/api/stations/flagged"), get("/desk/api/stations/load")]);
+    if (!csrf) csrf = (await get("/desk/api/me")).csrf_token;
+    const [flagged, load, drafts] = await Promise.all([get("/desk/api/stations/flagged"),
+      get("/desk/api/stations/load"), get("/desk/api/case-drafts")]);
+    // Redrawn only when the drafts change, so the minute's refresh keeps what is being typed.
+    const ids = drafts.map((d) => `${d.id}:${d.occurrences}`).join(",") || "none";
+    if (ids !== shownDrafts) {
+      shownDrafts = ids;
+      $("#drafts").replaceChildren(...(drafts.length ? drafts.map(draftRow)
+        : [el("tr", {}, el("td", { colspan: "5", class: "muted" }, "暂无"))]));
+    }
     $("#error").textContent = "";
     $("#flagged").replaceChildren(...(flagged.length ? [] : [el("tr", {}, el("td", { colspan: "7", class: "muted" }, "暂无"))]),
       ...flagged.map((f) => el("tr", {},

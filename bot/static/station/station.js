@@ -124,8 +124,13 @@ function render(detail) {
   $("#timeline").replaceChildren(...o.timeline.map((e) => el("li", {},
     el("span", { class: "when" }, when(e.at)), el("b", {}, STATUS[e.status] || e.status), " ",
     e.note || "", e.parts && e.parts.length ? ` · 配件 ${e.parts.join(", ")}` : "")));
+  $("#similar").replaceChildren(...(detail.similar.length ? detail.similar.map((p) => el("li", {},
+    el("span", { class: "when" }, `${when(p.closed_at)} ${p.station_code}`),
+    `${p.root_cause} → ${p.fix}`, p.parts.length ? ` · 配件 ${p.parts.join(", ")}` : "",
+    p.note ? ` · ${p.note}` : "")) : [el("li", { class: "muted" }, o.error_code ? "暂无记录" : "工单没有错误代码")]));
   const next = detail.next.filter((s) => s !== "accepted");
   $("#next").replaceChildren(...next.map((s) => el("option", { value: s }, STATUS[s] || s)));
+  showOutcome();
   $("#step").disabled = next.length === 0;
   $("#accept").disabled = !detail.next.includes("accepted");
   $("#assign").disabled = ["closed", "cancelled"].includes(o.status);
@@ -142,8 +147,7 @@ async function act(body) {
   $("#action-error").textContent = "";
   try {
     render(await api("POST", `/station/api/orders/${selected.order.id}/steps`, body));
-    $("#note").value = "";
-    $("#parts").value = "";
+    for (const field of ["#note", "#parts", "#root-cause", "#fix"]) $(field).value = "";
     await refreshList();
   } catch (error) {
     $("#action-error").textContent = error.message;
@@ -157,11 +161,21 @@ $("#assign").addEventListener("click", () => {
   if (!engineer()) { $("#action-error").textContent = "请填写工程师姓名"; return; }
   act({ to: selected.order.status, engineer: engineer() });
 });
-$("#step").addEventListener("click", () => act({
-  to: $("#next").value,
-  note: $("#note").value.trim(),
-  parts: $("#parts").value.split(/[,，\s]+/).filter(Boolean),
-}));
+// Closing records what was found and done, coded, for the fault-case base.
+function showOutcome() { $("#outcome").hidden = $("#next").value !== "closed"; }
+$("#next").addEventListener("change", showOutcome);
+
+$("#step").addEventListener("click", () => {
+  const body = {
+    to: $("#next").value,
+    note: $("#note").value.trim(),
+    parts: $("#parts").value.split(/[,，\s]+/).filter(Boolean),
+  };
+  if (body.to === "closed") {
+    body.outcome = { root_cause: $("#root-cause").value.trim(), fix: $("#fix").value.trim() };
+  }
+  act(body);
+});
 
 // --- start ---------------------------------------------------------------------------------
 
