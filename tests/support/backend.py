@@ -70,10 +70,12 @@ def start_backend(env: dict[str, str], log: Path, seconds: float = 60) -> Backen
             time.sleep(0.2)
 
 
-def desk_user(env: dict[str, str], username: str, name: str, password: str) -> None:
+def desk_user(
+    env: dict[str, str], username: str, name: str, password: str, role: str = "agent"
+) -> None:
     """A desk account, made as an operator makes one (`python -m bot desk-user`)."""
     subprocess.run(
-        [sys.executable, "-m", "bot", "desk-user", username, "--name", name, "--role", "agent"],
+        [sys.executable, "-m", "bot", "desk-user", username, "--name", name, "--role", role],
         cwd=ROOT,
         env=env,
         input=password + "\n",
