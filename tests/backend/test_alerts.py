@@ -179,6 +179,8 @@ async def test_the_backend_scans_in_a_child_process_on_its_own_database(
 ) -> None:
     # The child reads the app's database (a fresh copy here, with no fault history), not the
     # environment's default one.
-    assert await scan_in_child(backend.app) == "0 new alert(s)"
-    begin_stop(backend.app)
-    assert await scan_in_child(backend.app) == "stopped"
+    app = backend.app
+    assert app is not None
+    assert await scan_in_child(app) == "0 new alert(s)"
+    begin_stop(app)
+    assert await scan_in_child(app) == "stopped"
