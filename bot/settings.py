@@ -144,6 +144,9 @@ class Settings:
     # On SIGTERM, how long requests in flight may take to finish before they are cancelled
     # (bot/serving.py); the whole stop stays under 10 s.
     shutdown_grace_seconds: int = 5
+    # How often the backend runs the early-warning scan (bot/insight/worker.py); 0: never
+    # (`python -m bot insight scan` from cron instead, or tests that scan when they choose).
+    insight_scan_seconds: int = 900
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -183,6 +186,7 @@ class Settings:
             retention_transcripts_days=_positive(env, "BOT_RETENTION_TRANSCRIPTS_DAYS", 180),
             tracker_db_url=env.get("BOT_TRACKER_DB_URL") or f"sqlite:///{data_dir / 'rasa.db'}",
             shutdown_grace_seconds=_grace(env),
+            insight_scan_seconds=_int(env, "BOT_INSIGHT_SCAN_SECONDS", 900),
         )
 
     @property

@@ -30,7 +30,6 @@ from bot.reports import conversations, rollups
 log = logging.getLogger(__name__)
 
 FIRST_WAIT_SECONDS = 5.0
-SCAN_SECONDS = 900.0
 SCAN_TIMEOUT_SECONDS = 600.0
 
 
@@ -79,11 +78,15 @@ async def scan_in_child(app: web.Application) -> str:
 
 
 async def _scanning(app: web.Application) -> None:
+    every = app[SETTINGS].insight_scan_seconds
+    if every <= 0:
+        await wait_unless_stopping(app, 1e9)
+        return
     if await wait_unless_stopping(app, FIRST_WAIT_SECONDS * 2):
         return
     while True:
         log.info("insight: early-warning scan: %s", await scan_in_child(app))
-        if await wait_unless_stopping(app, SCAN_SECONDS):
+        if await wait_unless_stopping(app, every):
             return
 
 
