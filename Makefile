@@ -101,10 +101,13 @@ bench-desk: train ## p50/p95 delivery customer → desk and agent → customer o
 bench-insight: install ## early warning on simulated faults: false alarms per month, detection delays
 	$(PY) scripts/bench_insight.py
 
+bench-reports: install ## reports on PostgreSQL: 10^5 synthetic orders, rollup rebuild, chart p95 over 90 days
+	$(PY) scripts/bench_reports.py
+
 bench-customers: train ## completion rate per journey of tests/customers' conversations, whole system running
 	$(PY) scripts/replay_customers.py --start-stack
 
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-insight bench-customers clean
+.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-insight bench-reports bench-customers clean

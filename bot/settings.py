@@ -170,6 +170,9 @@ class Settings:
     city_tiers: tuple[tuple[str, ...], tuple[str, ...]] = field(
         default_factory=lambda: _city_tiers(DEFAULT_CITY_TIERS)
     )
+    # How often the backend runs the early-warning scan (bot/insight/worker.py); 0: never
+    # (`python -m bot insight scan` from cron instead, or tests that scan when they choose).
+    insight_scan_seconds: int = 900
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -214,6 +217,7 @@ class Settings:
                 env.get("BOT_ONSITE_RESPONSE_HOURS") or "24,48,72"
             ),
             city_tiers=_city_tiers(env.get("BOT_CITY_TIERS") or DEFAULT_CITY_TIERS),
+            insight_scan_seconds=_int(env, "BOT_INSIGHT_SCAN_SECONDS", 900),
         )
 
     @property

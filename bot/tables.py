@@ -558,7 +558,8 @@ report_conversations = Table(
     Column("first_at", DateTime, nullable=False),
 )
 
-# The reports count the backend's own rows by day.
+# The reports count the backend's own rows by day, and refresh the days of changed rows.
 Index("ix_work_orders_created_at", work_orders.c.created_at)
+Index("ix_work_orders_updated_at", work_orders.c.updated_at)
 Index("ix_handoffs_created_at", handoffs.c.created_at)
 Index("ix_complaints_created_at", complaints.c.created_at)

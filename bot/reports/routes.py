@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,20 @@ PAGE_FILE = Path(__file__).resolve().parent.parent / "static" / "desk" / "report
 def _supervisor(request: web.Request) -> None:
     if not current(request).supervisor:
         raise ApiError(403, "supervisors_only", "only supervisors read the reports")
+
+
+DEFAULT_DAYS = 30
+
+
+@routes.get(
+    "/desk/api/reports/period",
+    summary="The page's default period: the last 30 days in the service's time zone",
+    errors=(401, 403),
+)
+async def default_period(request: web.Request, _: None) -> dict[str, str]:
+    _supervisor(request)
+    today = request.config_dict[CLOCK].today()
+    return {"from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), "to": today.isoformat()}
 
 
 class ChartFilters(Filters):

@@ -17,8 +17,10 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
 from bot.desk.accounts import Role, create_account
+from bot.desk.loops import begin_stop
 from bot.insight.alerts import scan
 from bot.insight.sources import COMPLAINT, fault_reports
+from bot.insight.worker import scan_in_child
 from bot.reports.synthetic import Burst, Plan, generate
 from bot.settings import Settings
 from tests.support.desk import desk_headers
@@ -170,3 +172,15 @@ async def test_a_burst_is_raised_once_in_chinese_and_supervisors_decide(
             .all()
         )
     assert sorted(audited) == ["alert_acknowledge", "alert_escalate"]
+
+
+async def test_the_backend_scans_in_a_child_process_on_its_own_database(
+    backend: TestClient,
+) -> None:
+    # The child reads the app's database (a fresh copy here, with no fault history), not the
+    # environment's default one.
+    app = backend.app
+    assert app is not None
+    assert await scan_in_child(app) == "0 new alert(s)"
+    begin_stop(app)
+    assert await scan_in_child(app) == "stopped"

@@ -43,6 +43,8 @@ def backend_env(database_url: str, workdir: Path, port: int | None = None) -> di
         "BOT_PORT": str(port or free_port()),
         "BOT_API_TOKEN": API_TOKEN,
         "BOT_CLOCK": FROZEN_AT,
+        # A test scans for early-warning alerts when it chooses, not 10 s after the start.
+        "BOT_INSIGHT_SCAN_SECONDS": "0",
         "BOT_DESK_EVENTS_URL": f"sqlite:///{workdir / 'events.db'}",
         # Nothing listens there: the desk runs without Rasa.
         "BOT_RASA_URL": f"http://127.0.0.1:{free_port()}",

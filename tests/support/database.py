@@ -39,7 +39,10 @@ def fixed_clock() -> Clock:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings.from_env({"BOT_DATABASE_URL": url, "BOT_API_TOKEN": API_TOKEN})
+    # No early-warning scan of its own: a test scans when it chooses (tests/backend/test_alerts.py).
+    return Settings.from_env(
+        {"BOT_DATABASE_URL": url, "BOT_API_TOKEN": API_TOKEN, "BOT_INSIGHT_SCAN_SECONDS": "0"}
+    )
 
 
 async def add_staff_user(db: Database) -> None:

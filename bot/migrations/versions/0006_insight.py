@@ -107,10 +107,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table("work_orders", schema=None) as batch_op:
         batch_op.create_index("ix_work_orders_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_work_orders_updated_at", ["updated_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_work_orders_updated_at")
         batch_op.drop_index("ix_work_orders_created_at")
 
     with op.batch_alter_table("handoffs", schema=None) as batch_op:
