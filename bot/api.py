@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
+from bot.contracts.base import unstorable
 from bot.db import Database
 from bot.errors import DomainError, Invalid, Limited, NotFound, Refused, not_found
 from bot.settings import Settings
@@ -243,6 +244,11 @@ _ERROR_CODES = {
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
     """Every failure becomes a JSON answer; a client mistake is never a 500."""
+    if unstorable(request.path):
+        # A path parameter with a NUL would reach the database, which refuses it.
+        return ApiError(
+            400, "invalid_path", "the path has a NUL or an unpaired surrogate"
+        ).response()
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -282,6 +288,27 @@ def path_param(
     if value is None:
         raise ApiError(400, f"invalid_{what}", f"{raw!r} is not a valid {what.replace('_', ' ')}")
     return value
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The longest key the tables keep (their idempotency_key columns).
+IDEMPOTENCY_KEY_MAX = 100
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key, trimmed; none when absent or empty, a 422 when it cannot
+    be kept (too long for the column, or with characters a database refuses)."""
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if not key:
+        return None
+    if len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise ApiError(
+            422,
+            "invalid_idempotency_key",
+            f"{IDEMPOTENCY_HEADER} must be printable text of at most {IDEMPOTENCY_KEY_MAX} "
+            "characters",
+        )
+    return key
 
 
 # --- OpenAPI -----------------------------------------------------------------------------

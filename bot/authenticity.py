@@ -19,7 +19,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, fetch_one, from_row, path_param
+from bot.api import (
+    CLOCK,
+    DB,
+    SETTINGS,
+    Reply,
+    Routes,
+    fetch_one,
+    from_row,
+    idempotency_key,
+    path_param,
+)
 from bot.clock import Clock
 from bot.contracts.authenticity import Check, Product, Report, ReportIn, VerifyIn
 from bot.contracts.base import Body
@@ -184,7 +194,7 @@ def _report(row: Any, clock: Clock) -> Report:
 )
 async def report(request: web.Request, body: ReportIn) -> Report | Reply:
     clock = request.config_dict[CLOCK]
-    key = request.headers.get("Idempotency-Key")
+    key = idempotency_key(request)
     r = tables.counterfeit_reports
     code = _security_code(body.code) if body.code else None
     async with request.config_dict[DB].write() as conn:

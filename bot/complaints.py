@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import tables
-from bot.api import CLOCK, DB, Reply, Routes, fetch_one, from_row, path_param
+from bot.api import CLOCK, DB, Reply, Routes, fetch_one, from_row, idempotency_key, path_param
 from bot.clock import Clock
 from bot.contracts.complaints import Complaint, ComplaintIn, ComplaintQuery, ComplaintUpdate
 from bot.contracts.errors import INVALID_BODY, INVALID_TRANSITION
@@ -51,7 +51,7 @@ def _optional_id(raw: str | None, normalize: Any, field: str) -> str | None:
 )
 async def create(request: web.Request, body: ComplaintIn) -> Complaint | Reply:
     clock = request.config_dict[CLOCK]
-    key = request.headers.get("Idempotency-Key")
+    key = idempotency_key(request)
     c = tables.complaints
     values = {
         **body.dict(),

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, Reply, Routes, fetch_one
+from bot.api import CLOCK, DB, Reply, Routes, fetch_one, idempotency_key
 from bot.clock import Clock
 from bot.contracts.base import Body
 from bot.contracts.errors import (
@@ -83,7 +83,7 @@ async def list_plans(request: web.Request, query: PlanQuery) -> list[Plan]:
 )
 async def buy_extension(request: web.Request, body: ExtensionIn) -> Extension | Reply:
     serial = serial_param(body.serial)
-    key = request.headers.get("Idempotency-Key")
+    key = idempotency_key(request)
     async with request.config_dict[DB].write() as conn:
         if (row := await replayed(conn, tables.warranty_extensions, key)) is not None:
             return Reply(Extension.parse_obj(row._mapping), 200)

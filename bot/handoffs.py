@@ -31,8 +31,19 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, ApiError, Reply, Routes, fetch_one, from_row, path_param
+from bot.api import (
+    CLOCK,
+    DB,
+    ApiError,
+    Reply,
+    Routes,
+    fetch_one,
+    from_row,
+    idempotency_key,
+    path_param,
+)
 from bot.clock import Clock
+from bot.contracts.errors import INVALID_BODY
 from bot.contracts.handoffs import (
     OPEN,
     CallbackIn,
@@ -42,15 +53,16 @@ from bot.contracts.handoffs import (
     HandoffUpdate,
     Resolution,
 )
-from bot.contracts.ids import HANDOFF_PREFIX, normalize_daily_id
+from bot.contracts.ids import COMPLAINT_PREFIX, HANDOFF_PREFIX, normalize_daily_id
 from bot.db import Database, replayed
 from bot.desk.accounts import Staff, audit
 from bot.desk.rasa import RASA, Rasa
-from bot.errors import not_found
+from bot.errors import canonical, not_found
 from bot.sequences import next_id
 
 log = logging.getLogger(__name__)
 routes = Routes("handoffs")
+
 
 def _out(row: Any, clock: Clock) -> Handoff:
     return from_row(Handoff, row, clock, "created_at", "updated_at")
@@ -203,15 +215,24 @@ async def create(
     ).first()
     if row is not None:
         return row, False
+    complaint = None
     if body.complaint_id:
+        complaint = canonical(
+            body.complaint_id,
+            lambda s: normalize_daily_id(s, COMPLAINT_PREFIX),
+            "complaint_id",
+            INVALID_BODY,
+            "a complaint id",
+        )
         found = await conn.scalar(
-            select(tables.complaints.c.id).where(tables.complaints.c.id == body.complaint_id)
+            select(tables.complaints.c.id).where(tables.complaints.c.id == complaint)
         )
         if found is None:
-            raise not_found("complaint", body.complaint_id)
+            raise not_found("complaint", complaint)
     now = clock.to_db(clock.now())
     values = {
         **body.dict(exclude={"package"}),
+        "complaint_id": complaint,
         "package": body.package.dict(),
         "id": await next_id(conn, HANDOFF_PREFIX, clock.today()),
         "status": "waiting",
@@ -437,7 +458,7 @@ async def _set_status(conn: AsyncConnection, clock: Clock, handoff_id: str, stat
 async def create_handoff(request: web.Request, body: HandoffIn) -> Handoff | Reply:
     clock = request.config_dict[CLOCK]
     async with request.config_dict[DB].write() as conn:
-        row, new = await create(conn, clock, body, request.headers.get("Idempotency-Key"))
+        row, new = await create(conn, clock, body, idempotency_key(request))
     return _out(row, clock) if new else Reply(_out(row, clock), 200)
 
 

@@ -255,6 +255,9 @@ async def list_slots(request: web.Request, query: SlotQuery) -> list[Slot]:
         station = await get_station(conn, request.match_info["code"])
         if station.daily_capacity <= 0:
             raise Refused(NO_REPAIRS, f"station {station.code} is a dealer and takes no repairs")
+        if first > clock.today() + timedelta(days=settings.booking_horizon_days):
+            # Nothing is bookable past the horizon; counting days from 9999-12-31 would overflow.
+            return []
         return await free_slots(
             conn,
             station,

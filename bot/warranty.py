@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,7 +23,7 @@ from bot.contracts.errors import (
     NO_POLICY,
     UNKNOWN_MODEL,
 )
-from bot.contracts.ids import SERIAL_RE, SERIAL_SHAPE, normalize_serial
+from bot.contracts.ids import SERIAL_RE, SERIAL_SHAPE, normalize_serial, normalize_work_order_id
 from bot.contracts.rules import CODE, MODEL_CODE
 from bot.contracts.warranty import (
     CoverageOut,
@@ -55,8 +55,19 @@ class RepairRecord(Body):
     repaired_on: date
     part: str | None = Field(None, regex=CODE)
     fault: str = Field(min_length=1, max_length=2000)
-    work_order_id: str | None = None
+    work_order_id: str | None = Field(None, max_length=40)
     note: str = ""
+
+    @validator("work_order_id")
+    def _canonical_order(cls, raw: str | None) -> str | None:
+        # Stored in the device's history as the desk and the bot show it, so it is the id's one
+        # form or nothing; anything else would not fit its column.
+        if not raw:
+            return None
+        order = normalize_work_order_id(raw)
+        if order is None:
+            raise ValueError(f"{raw!r} is not a work-order id")
+        return order
 
 
 class DeviceRecord(Body):

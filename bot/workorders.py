@@ -17,7 +17,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, path_param
+from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, idempotency_key, path_param
 from bot.catalogue import model_category
 from bot.clock import Clock
 from bot.contracts.errors import (
@@ -285,7 +285,7 @@ async def create(request: web.Request, body: CreateIn) -> Reply:
     clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
     async with request.config_dict[DB].write() as conn:
         order_id, created = await book(
-            conn, clock, settings, body, request.headers.get("Idempotency-Key")
+            conn, clock, settings, body, idempotency_key(request)
         )
         return Reply(
             await load(conn, clock, order_id, booking_lead(request)), 201 if created else 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, validator
 
 from bot.contracts.base import Query
 
@@ -58,8 +58,20 @@ class StationQuery(Query):
     kind: Literal["service", "dealer"] | None = None
     service: Service | None = None
     category: str | None = None
-    near: str | None = Field(None, regex=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$", description="lat,lon")
+    near: str | None = Field(
+        None,
+        regex=r"^-?[0-9]{1,3}(\.[0-9]{1,12})?,-?[0-9]{1,3}(\.[0-9]{1,12})?$",
+        description="lat,lon in degrees (latitude -90..90, longitude -180..180)",
+    )
     limit: int = Field(20, ge=1, le=100)
+
+    @validator("near")
+    def _on_the_globe(cls, near: str | None) -> str | None:
+        if near is not None:
+            lat, lon = (float(x) for x in near.split(","))
+            if abs(lat) > 90 or abs(lon) > 180:
+                raise ValueError("latitude must be within -90..90 and longitude within -180..180")
+        return near
 
 
 class SlotQuery(Query):
