@@ -1,11 +1,11 @@
 """The process boundaries hold: what the action server, the NLU and the channels may import.
 
-Those (and `rasa_ext`) run in Rasa's and the action server's processes. They talk to the backend over HTTP and
-share only its contracts (`bot.contracts`), its typed client (`bot.client`), the text
-normaliser (`bot.normalize`) and the pure 三包 engine (`bot.sanbao`); importing a server module
-would pull the HTTP layer, the database and the desk into Rasa. The contracts in turn stay
-pure. The walk is over the source (AST), transitively through first-party modules, so an
-import hidden two modules deep is caught too.
+Those (and `rasa_ext`) run in Rasa's and the action server's processes. They talk to the
+backend over HTTP and share only its contracts (`bot.contracts`), its typed client
+(`bot.client`), the text normaliser (`bot.normalize`) and the pure 三包 engine (`bot.sanbao`);
+importing a server module would pull the HTTP layer, the database and the desk into Rasa. The
+contracts in turn stay pure. The walk is over the source (AST), transitively through
+first-party modules, so an import hidden two modules deep is caught too.
 """
 
 from __future__ import annotations
