@@ -84,7 +84,7 @@ test-fast: install ## the tests that need no trained model, no running system an
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot actions nlu connectors tests scripts
+	$(BIN)/mypy bot actions nlu connectors rasa_ext tests scripts
 
 bench-nlu: nlu-data ## NLU benchmark on ../shared/benchmarks/nlu and training time of the full model
 	$(PY) scripts/bench_nlu.py
@@ -98,6 +98,9 @@ bench-rest: train ## p50/p95 of one REST turn that calls custom actions, whole s
 bench-desk: train ## p50/p95 delivery customer → desk and agent → customer over 100 messages
 	$(PY) scripts/bench_desk.py
 
+bench-load: train ## turns/s and p50/p95/p99 at 1, 16 and 64 customers at once, memory of each process
+	$(PY) scripts/bench_load.py
+
 bench-insight: install ## early warning on simulated faults: false alarms per month, detection delays
 	$(PY) scripts/bench_insight.py
 
@@ -110,4 +113,4 @@ bench-customers: train ## completion rate per journey of tests/customers' conver
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-insight bench-reports bench-customers clean
+.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-load bench-insight bench-reports bench-customers clean

@@ -17,6 +17,9 @@ refused. With the API on and no token, Rasa may only listen on loopback.
 On SIGTERM Rasa (Sanic) stops accepting and lets requests in flight finish, for
 `SANIC_GRACEFUL_SHUTDOWN_TIMEOUT` seconds (5 unless set; Sanic's own default is 15); then the
 process ends without the interpreter's slow teardown of TensorFlow (`exit_without_teardown`).
+
+Before Rasa starts, the one Rasa function this project replaces is replaced
+(`rasa_ext.overrides`: the action response check, compiled once).
 """
 
 from __future__ import annotations
@@ -93,6 +96,10 @@ def main() -> None:
     # by default for 15 s; the whole system stops within 10 s (README, "Stopping").
     os.environ.setdefault("SANIC_GRACEFUL_SHUTDOWN_TIMEOUT", str(SHUTDOWN_GRACE_SECONDS))
     from rasa.__main__ import main as rasa_main
+
+    from rasa_ext import overrides
+
+    overrides.apply()
 
     rasa_main()
 

@@ -1,11 +1,11 @@
 """The process boundaries hold: what the action server, the NLU and the channels may import.
 
-Those run in Rasa's and the action server's processes. They talk to the backend over HTTP and
-share only its contracts (`bot.contracts`), its typed client (`bot.client`), the text
-normaliser (`bot.normalize`) and the pure 三包 engine (`bot.sanbao`); importing a server module
-would pull the HTTP layer, the database and the desk into Rasa. The contracts in turn stay
-pure. The walk is over the source (AST), transitively through first-party modules, so an
-import hidden two modules deep is caught too.
+Those (and `rasa_ext`) run in Rasa's and the action server's processes. They talk to the
+backend over HTTP and share only its contracts (`bot.contracts`), its typed client
+(`bot.client`), the text normaliser (`bot.normalize`) and the pure 三包 engine (`bot.sanbao`);
+importing a server module would pull the HTTP layer, the database and the desk into Rasa. The
+contracts in turn stay pure. The walk is over the source (AST), transitively through
+first-party modules, so an import hidden two modules deep is caught too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIRST_PARTY = ("bot", "actions", "nlu", "connectors")
+FIRST_PARTY = ("bot", "actions", "nlu", "connectors", "rasa_ext")
 # What the other processes may import of the backend package.
 SHARED = ("bot.contracts", "bot.client", "bot.normalize", "bot.sanbao", "bot.clock")
 # What must never be reached from the contracts or from the other processes.
@@ -100,6 +100,13 @@ def _modules(package: str) -> list[str]:
 @pytest.mark.parametrize("module", _modules("actions") + _modules("nlu") + _modules("connectors"))
 def test_other_processes_import_only_the_contracts(module: str) -> None:
     assert _crossings(module, SHARED, SERVER_ONLY) == []
+
+
+@pytest.mark.parametrize("module", _modules("rasa_ext"))
+def test_rasas_own_extensions_import_only_the_contracts(module: str) -> None:
+    # Rasa's tracker store and event broker are SQLAlchemy's; the backend's database is not.
+    forbidden = tuple(name for name in SERVER_ONLY if name != "sqlalchemy")
+    assert _crossings(module, SHARED, forbidden) == []
 
 
 @pytest.mark.parametrize("module", [*_modules("bot/contracts"), "bot.client", "bot.sanbao"])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import rasa_ext
 from tests.support.stack import ROOT, free_port
 
 TOKEN = "t" * 64
@@ -89,10 +90,16 @@ def test_the_token_reaches_rasas_parser_but_not_the_process_command_line(
     fake.main = lambda: seen.extend(sys.argv)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rasa", types.ModuleType("rasa"))
     monkeypatch.setitem(sys.modules, "rasa.__main__", fake)
+    # The real overrides import Rasa; the launcher must apply them before Rasa runs.
+    overrides = types.ModuleType("rasa_ext.overrides")
+    overrides.apply = lambda: seen.append("overrides applied")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rasa_ext.overrides", overrides)
+    monkeypatch.setattr(rasa_ext, "overrides", overrides, raising=False)
     token = secrets.token_hex(32)
     monkeypatch.setenv("RASA_TOKEN", token)
     monkeypatch.setattr(sys, "argv", ["scripts/rasa_server.py", "--enable-api"])
     main()
+    assert seen[0] == "overrides applied"
     assert seen[seen.index("--auth-token") + 1] == token
     assert token.encode() not in Path("/proc/self/cmdline").read_bytes()
 

@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from tests.support.database import API_TOKEN, REST_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,15 +111,16 @@ class Stack:
 
     @property
     def endpoints(self) -> Path:
-        """Endpoints of this stack: its own action server, trackers in SQLite as `make run`."""
+        """The project's endpoints.yml, as `make run` reads it, on this stack's own action
+        server and databases: every SQLite file named there is moved into the workdir."""
+        config = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        config["action_endpoint"]["url"] = self.action_url
+        for store in ("tracker_store", "event_broker", "lock_store"):
+            section = config.get(store) or {}
+            if section.get("dialect") == "sqlite" and section.get("db"):
+                section["db"] = str(self.workdir / Path(section["db"]).name)
         path = self.workdir / "endpoints.yml"
-        path.write_text(
-            f'action_endpoint:\n  url: "{self.action_url}"\n'
-            "  headers:\n    Authorization: Bearer ${ACTIONS_TOKEN}\n"
-            f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{self.workdir / "rasa.db"}"\n'
-            f'event_broker:\n  type: SQL\n  dialect: sqlite\n  db: "{self.events_db}"\n',
-            encoding="utf-8",
-        )
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         return path
 
     def _start(
