@@ -101,10 +101,13 @@ bench-desk: train ## p50/p95 delivery customer → desk and agent → customer o
 bench-insight: install ## early warning on simulated faults: false alarms per month, detection delays
 	$(PY) scripts/bench_insight.py
 
+bench-faults: train ## kill -9 each process under load (ARGS=--scale-out: also restart PostgreSQL, Redis, RabbitMQ)
+	$(PY) scripts/bench_faults.py $(ARGS)
+
 bench-customers: train ## completion rate per journey of tests/customers' conversations, whole system running
 	$(PY) scripts/replay_customers.py --start-stack
 
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-insight bench-customers clean
+.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-insight bench-faults bench-customers clean
