@@ -109,17 +109,18 @@ def window(attempts: list[Attempt], faults: list[Fault], index: int) -> list[Att
 
 def row(label: str, fault: Fault | None, attempts: list[Attempt], problems: list[Problem]) -> str:
     affected = [a for a in attempts if a.outcome != OK]
+    # A customer's message counts once however often it was sent again.
+    messages = {(a.sender, a.text) for a in attempts}
+    hit = {(a.sender, a.text) for a in affected}
     count = {k: sum(a.outcome == k for a in attempts) for k in (APOLOGY, REFUSED, SILENT)}
     outage = f"{fault.answering - fault.started:.1f}" if fault else "-"
-    recovery = (
-        f"{max(a.ended for a in affected) - fault.started:.1f}" if fault and affected else "0"
-    )
-    if fault is None:
-        recovery = "-"
+    recovery = "-"
+    if fault:
+        recovery = f"{max(a.ended for a in affected) - fault.started:.1f}" if affected else "0"
     lost = sum(p.kind == LOST for p in problems)
     doubled = sum(p.kind == DUPLICATED for p in problems)
     return (
-        f"| {label} | {outage} | {len(attempts)} | {len(affected)} | {count[APOLOGY]} "
+        f"| {label} | {outage} | {len(messages)} | {len(hit)} | {count[APOLOGY]} "
         f"| {count[REFUSED]} | {count[SILENT]} | {lost} | {doubled} | {recovery} |"
     )
 
@@ -141,7 +142,7 @@ def report(stack: RestartableStack, customers: Customers, faults: list[Fault]) -
     )
     print()
     print(
-        "| fault | outage s | turns | affected | apologies | refused | silent | lost "
+        "| fault | outage s | messages | affected | apologies | refused | silent | lost "
         "| duplicated | recovery s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
