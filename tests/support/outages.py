@@ -64,7 +64,8 @@ class ScaleOut:
         return (
             f'action_endpoint:\n  url: "{action_url}"\n'
             "  headers:\n    Authorization: Bearer ${ACTIONS_TOKEN}\n"
-            "tracker_store:\n  type: SQL\n  dialect: postgresql\n"
+            "tracker_store:\n  type: connectors.stores.SteadySQLTrackerStore\n"
+            "  dialect: postgresql\n"
             f"  url: {self.pg_host}\n  port: {self.pg_port}\n  db: {self.rasa_db}\n"
             "  username: postgres\n"
             "lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n"
