@@ -106,6 +106,8 @@ bench-insight: install ## early warning on simulated faults: false alarms per mo
 
 bench-reports: install ## reports on PostgreSQL: 10^5 synthetic orders, rollup rebuild, chart p95 over 90 days
 	$(PY) scripts/bench_reports.py
+bench-faults: train ## kill -9 each process under load (ARGS=--scale-out: also restart PostgreSQL, Redis, RabbitMQ)
+	$(PY) scripts/bench_faults.py $(ARGS)
 
 bench-customers: train ## completion rate per journey of tests/customers' conversations, whole system running
 	$(PY) scripts/replay_customers.py --start-stack
@@ -113,4 +115,4 @@ bench-customers: train ## completion rate per journey of tests/customers' conver
 clean: ## remove the embedded databases and trained models (keeps the virtual environment)
 	rm -rf var models results
 
-.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-load bench-insight bench-reports bench-customers clean
+.PHONY: help install db nlu-data train validate secrets browser run shell set-webhook telegram-poll test test-fast lint bench-nlu bench-api bench-rest bench-desk bench-load bench-faults bench-insight bench-reports bench-customers clean

@@ -104,6 +104,23 @@ def test_the_token_reaches_rasas_parser_but_not_the_process_command_line(
     assert token.encode() not in Path("/proc/self/cmdline").read_bytes()
 
 
+def test_rasa_ends_at_the_latest_nine_seconds_after_the_stop_signal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Rasa's own app factory gets the deadline as one more `before_server_stop` listener.
+    configure = rasa_server.with_stop_deadline(lambda **kwargs: kwargs)
+    mine = (print, "after_server_stop")
+    listeners = configure(server_listeners=[mine])["server_listeners"]
+    assert listeners == [mine, (rasa_server.start_stop_deadline, "before_server_stop")]
+    assert rasa_server.STOP_DEADLINE_SECONDS < 10
+    # When the stop signal came, the process ends by itself once the deadline passed.
+    exits: list[int] = []
+    monkeypatch.setattr(rasa_server, "STOP_DEADLINE_SECONDS", 0.05)
+    monkeypatch.setattr(rasa_server.os, "_exit", exits.append)
+    rasa_server.start_stop_deadline(None, None).join(timeout=5)
+    assert exits == [1]
+
+
 # --- the action server, as a process --------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ Parts, one job each:
 - `canned`: canned replies with the conversation's values filled in;
 - `rasa`: the desk's client of Rasa's HTTP API (pause, agent messages, resume);
 - `broker`: customer messages in from Rasa's event broker (SQL table or RabbitMQ);
+- `recovery`: the messages the broker never delivered, taken from Rasa's tracker store;
 - `feed`: new activity out to the staff's websockets;
 - `page`: the desk page and its websocket;
 - `waiting`: nobody waits forever (no agent in time, or the desk is closed);

@@ -73,17 +73,26 @@ def dedupe_key(conversation: str, kind: str, sent_at: float, words: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def record_event(
-    db: Database, clock: Clock, conversation: str, event: dict[str, Any]
-) -> None:
-    """Keep a customer's, the bot's or an agent's message if a person has the conversation."""
+@dataclass(frozen=True)
+class Line:
+    """A message of a conversation as the desk keeps it."""
+
+    kind: str
+    """customer, bot or agent"""
+    words: str
+    data: dict[str, Any] | None
+    sent_at: float
+    key: str
+
+
+def line_of(conversation: str, event: dict[str, Any]) -> Line | None:
+    """The desk's line for one of Rasa's events; None for events that are not messages."""
     kind = event.get("event")
     if kind not in ("user", "bot") or not conversation:
-        return
+        return None
     message = message_of(event)
     if message is None:
-        return
-    words = message.text
+        return None
     data: dict[str, Any] | None = None
     if message.sender == "user":
         kind = "customer"
@@ -91,6 +100,17 @@ async def record_event(
         kind = "agent" if message.agent else "bot"
         data = {"agent": message.agent, "buttons": message.button_titles}
     sent_at = float(event.get("timestamp") or time.time())
+    words = message.text
+    return Line(kind, words, data, sent_at, dedupe_key(conversation, kind, sent_at, words))
+
+
+async def record_event(
+    db: Database, clock: Clock, conversation: str, event: dict[str, Any]
+) -> None:
+    """Keep a customer's, the bot's or an agent's message if a person has the conversation."""
+    line = line_of(conversation, event)
+    if line is None:
+        return
     # Most events belong to conversations no person holds: look before taking the write lock.
     async with db.read() as conn:
         if await open_handoff_of(conn, conversation) is None:
@@ -105,11 +125,11 @@ async def record_event(
                 clock,
                 conversation=conversation,
                 handoff_id=handoff_id,
-                kind=kind,
-                text_=words,
-                data=data,
-                sent_at=sent_at,
-                dedupe_key=dedupe_key(conversation, kind, sent_at, words),
+                kind=line.kind,
+                text_=line.words,
+                data=line.data,
+                sent_at=line.sent_at,
+                dedupe_key=line.key,
             )
     except IntegrityError:
         pass  # another desk process stored the same event a moment earlier
@@ -153,8 +173,9 @@ async def read_events_once(app: web.Application, events: AsyncEngine) -> int:
     return done
 
 
-def _not_there_yet(url: str) -> bool:
-    """An SQLite event file Rasa has not written yet: connecting would create it empty."""
+def not_there_yet(url: str) -> bool:
+    """An SQLite file Rasa has not written yet (its event table, its tracker store):
+    connecting would create it empty."""
     parsed = make_url(url)
     return parsed.get_backend_name() == "sqlite" and not Path(str(parsed.database)).exists()
 
@@ -170,7 +191,7 @@ async def _tail_sql(app: web.Application) -> None:
         while not app[STOP].is_set():
             read = 0
             try:
-                if not _not_there_yet(url):
+                if not not_there_yet(url):
                     read = await read_events_once(app, events)
                     warned = False
                 state.read_at, state.error = time.monotonic(), None
@@ -282,7 +303,7 @@ async def backlog(app: web.Application) -> int:
         finally:
             await channel.close()
     url = app[SETTINGS].desk_events_url
-    if _not_there_yet(url):
+    if not_there_yet(url):
         return 0  # Rasa has published nothing yet
     events = state.events
     if events is None:

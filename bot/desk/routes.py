@@ -8,7 +8,19 @@ from aiohttp import web
 
 from bot import serving
 from bot.api import Routes
-from bot.desk import accounts, broker, canned, feed, holding, loops, page, queue, rasa, waiting
+from bot.desk import (
+    accounts,
+    broker,
+    canned,
+    feed,
+    holding,
+    loops,
+    page,
+    queue,
+    rasa,
+    recovery,
+    waiting,
+)
 
 ROUTES: tuple[Routes, ...] = (accounts.routes, queue.routes, holding.routes, canned.routes)
 
@@ -20,6 +32,7 @@ def setup(app: web.Application) -> None:
     # The stop signal first: the loops after it are stopped (in reverse order) before it.
     app.cleanup_ctx.append(loops.stop_signal)
     app.cleanup_ctx.append(broker.reader)
+    app.cleanup_ctx.append(recovery.sweeper)
     app.cleanup_ctx.append(feed.pusher)
     app.cleanup_ctx.append(waiting.watcher)
     # On SIGTERM: the loops begin to stop and the websockets close while requests drain.

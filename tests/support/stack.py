@@ -91,6 +91,8 @@ class Stack:
             # The desk reads this stack's Rasa and its event table.
             "BOT_RASA_URL": self.rasa_url,
             "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
+            # Its tracker store: the desk recovers from it what the broker missed.
+            "BOT_TRACKER_DB_URL": f"sqlite:///{self.workdir / 'rasa.db'}",
             "ACTIONS_TOKEN": self.actions_token,
             # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
             "RASA_TOKEN": "",
