@@ -27,7 +27,7 @@ from bot import tables
 from bot.api import CLOCK, DB, SETTINGS
 from bot.clock import Clock
 from bot.db import Database, async_url
-from bot.desk.broker import _not_there_yet
+from bot.desk.broker import not_there_yet
 from bot.desk.loops import stopping, wait_unless_stopping
 from bot.reports.definitions import ConversationFacts, fold
 
@@ -132,7 +132,7 @@ async def follow(app: web.Application) -> None:
     while not stopping(app):
         read = 0
         try:
-            if not _not_there_yet(url):
+            if not not_there_yet(url):
                 read = await read_once(app, url)
         except (OperationalError, DBAPIError, OSError) as exc:
             log.info("reports: cannot read Rasa's events yet (%s)", exc)
