@@ -28,7 +28,7 @@ from bot import tables
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, create_account
+from bot.desk.accounts import COOKIE, CSRF_HEADER, STATION_COOKIE, create_account
 from bot.settings import Settings
 from tests.support.api import call, error_code
 from tests.support.database import API_HEADERS, API_TOKEN, add_staff_user
@@ -38,8 +38,8 @@ from tests.support.fuzz import Request, changed, requests_for, snapshot
 EXAMPLES = 10
 PASSWORD = "fuzz-supervisor-password"
 SECRET = "fuzz-chat-secret-" + "0123456789" * 3
-# Logging out would end the desk session the calls after it need.
-LEFT_OUT = {("post", "/desk/api/logout")}
+# Logging out would end the session the calls after it need.
+LEFT_OUT = {("post", "/desk/api/logout"), ("post", "/station/api/logout")}
 # Tables whose rows change by themselves or for the caller only: the desk sessions (the fuzz's
 # own logins) and its audit trail, which only grows.
 NOT_SHARED = frozenset({"staff_sessions", "desk_audit", "desk_cursors"})
@@ -68,7 +68,9 @@ async def backend(
 ) -> TestClient:
     await add_staff_user(db)
     async with db.write() as conn:
-        await create_account(conn, "boss", "王芳", "supervisor", PASSWORD, Clock.to_db(clock.now()))
+        now = Clock.to_db(clock.now())
+        await create_account(conn, "boss", "王芳", "supervisor", PASSWORD, now)
+        await create_account(conn, "bench", "中关村服务站", "station", PASSWORD, now, "BJ01")
     app = create_app(replace(settings, chat_secret=SECRET, rasa_url=rasa.url), clock)
     client: TestClient = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
     return client
@@ -81,8 +83,17 @@ async def _credentials(backend: TestClient) -> dict[str, dict[str, str]]:
         "Cookie": f"{COOKIE}={login.cookies[COOKIE].value}",
         CSRF_HEADER: (await login.json())["csrf_token"],
     }
+    login = await backend.post(
+        "/station/api/login", json={"username": "bench", "password": PASSWORD}
+    )
+    assert login.status == 200, await login.text()
+    station = {
+        "Cookie": f"{STATION_COOKIE}={login.cookies[STATION_COOKIE].value}",
+        CSRF_HEADER: (await login.json())["csrf_token"],
+    }
     return {
         "public": {},
+        "station": station,
         "internal": {"Authorization": f"Bearer {API_TOKEN}"},
         "staff": API_HEADERS,
         "desk": desk,
@@ -113,7 +124,8 @@ async def _wrong(backend: TestClient, request: Request, headers: dict[str, str])
         kwargs["data"] = json.dumps(request.body)
         kwargs["headers"]["Content-Type"] = "application/json"
     async with backend.request(request.method, request.path, **kwargs) as reply:
-        text = await reply.text()
+        # Exports answer in bytes (an XLSX workbook), so only errors are read as text.
+        text = (await reply.read()).decode("utf-8", errors="replace")
         if reply.status >= 500:
             return f"{reply.status} {text[:200]}"
         if reply.status < 400:
