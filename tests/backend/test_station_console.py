@@ -97,6 +97,8 @@ async def test_each_portal_lets_in_its_own_staff_only(client: TestClient) -> Non
     }
     body = await as_staff(client, swapped, "GET", "/desk/api/handoffs?scope=queue", 403)
     assert body["error"]["code"] == "desk_only"
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await client.ws_connect("/desk/ws", headers={"Cookie": swapped["Cookie"]})
     swapped = {
         "Cookie": agent["Cookie"].replace(COOKIE, STATION_COOKIE),
         CSRF_HEADER: agent[CSRF_HEADER],
