@@ -215,7 +215,7 @@ async def test_a_drop_off_repair_through_its_whole_life_cycle(
     assert order not in [
         o["id"] for o in await as_staff(client, bj01, "GET", "/station/api/orders", 200)
     ]
-    assert await as_staff(client, bj01, "GET", "/station/api/engineers", 200) == ["赵工"]
+    assert await as_staff(client, bj01, "GET", "/station/api/engineers", 200) == {"names": ["赵工"]}
 
 
 async def test_an_on_site_order_goes_on_the_way_and_meets_its_promise(client: TestClient) -> None:
