@@ -26,7 +26,7 @@ from bot.contracts.ids import normalize_work_order_id
 from bot.contracts.rules import OPEN_STATUSES, SLOT_ENDS, TRANSITIONS, Status
 from bot.contracts.workorders import StepIn, TransitionIn, WorkOrder
 from bot.desk import accounts
-from bot.desk.accounts import STATION, LoginIn, Me, current
+from bot.desk.accounts import STATION, LoggedOut, LoginIn, Me, current
 from bot.errors import Invalid, NotFound, not_found
 from bot.sanbao import Fault
 from bot.settings import Settings
@@ -147,7 +147,12 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     return await accounts.sign_in(request, body, STATION)
 
 
-@routes.post("/station/api/logout", summary="Log out of the station console", errors=(401, 403))
+@routes.post(
+    "/station/api/logout",
+    summary="Log out of the station console",
+    response=LoggedOut,
+    errors=(401, 403),
+)
 async def logout(request: web.Request, _: None) -> web.StreamResponse:
     return await accounts.sign_out(request, STATION)
 
@@ -274,12 +279,16 @@ async def step(request: web.Request, body: StepIn) -> OrderDetail:
         return await _detail(request, conn, order_id)
 
 
+class Engineers(BaseModel):
+    names: list[str]
+
+
 @routes.get(
     "/station/api/engineers",
     summary="Engineers who have taken this station's orders (suggestions; any name may be typed)",
-    response=list[str],
+    response=Engineers,
 )
-async def engineers(request: web.Request, _: None) -> list[str]:
+async def engineers(request: web.Request, _: None) -> Engineers:
     w = tables.work_orders
     async with request.config_dict[DB].read() as conn:
         names = await conn.execute(
@@ -288,7 +297,7 @@ async def engineers(request: web.Request, _: None) -> list[str]:
             .distinct()
             .order_by(w.c.engineer)
         )
-        return [n for n in names.scalars() if n]
+        return Engineers(names=[n for n in names.scalars() if n])
 
 
 async def _page(_: web.Request) -> web.StreamResponse:

@@ -184,8 +184,8 @@ async function start() {
   $("#console").hidden = false;
   $("#me").textContent = me.display_name;
   $("#station").textContent = me.station_code;
-  const names = await api("GET", "/station/api/engineers").catch(() => []);
-  $("#engineers").replaceChildren(...names.map((n) => el("option", { value: n })));
+  const engineers = await api("GET", "/station/api/engineers").catch(() => ({ names: [] }));
+  $("#engineers").replaceChildren(...engineers.names.map((n) => el("option", { value: n })));
   await refreshList();
 }
 
