@@ -8,9 +8,27 @@ from aiohttp import web
 
 from bot import serving
 from bot.api import Routes
-from bot.desk import accounts, broker, canned, feed, holding, loops, page, queue, rasa, waiting
+from bot.desk import (
+    accounts,
+    broker,
+    canned,
+    feed,
+    holding,
+    loops,
+    page,
+    queue,
+    rasa,
+    reveal,
+    waiting,
+)
 
-ROUTES: tuple[Routes, ...] = (accounts.routes, queue.routes, holding.routes, canned.routes)
+ROUTES: tuple[Routes, ...] = (
+    accounts.routes,
+    queue.routes,
+    holding.routes,
+    canned.routes,
+    reveal.routes,
+)
 
 
 def setup(app: web.Application) -> None:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestClient
 
+from bot.desk.accounts import COOKIE, CSRF_HEADER
 from tests.support.stack import BIN, ROOT, Stack
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -83,3 +85,14 @@ async def next_message(
         if message["kind"] == kind and all(message.get(k) == v for k, v in match.items()):
             return dict(message)
     raise AssertionError(f"no {kind} message {match} within {seconds} s")
+
+
+async def login_headers(client: TestClient, username: str, password: str) -> dict[str, str]:
+    """The headers of a logged-in desk page (session cookie, CSRF token), for an in-process
+    backend whose client keeps no cookies."""
+    reply = await client.post("/desk/api/login", json={"username": username, "password": password})
+    assert reply.status == 200, await reply.text()
+    return {
+        "Cookie": f"{COOKIE}={reply.cookies[COOKIE].value}",
+        CSRF_HEADER: (await reply.json())["csrf_token"],
+    }
