@@ -41,6 +41,7 @@ from tests.support.database import (
     seed,
     settings_for,
 )
+from tests.support.fake_rasa import FakeRasa, ServerFactory
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.stack import Stack, latest_model
 
@@ -119,6 +120,12 @@ async def api(aiohttp_client: Callable[..., Any], settings: Settings, clock: Clo
         await database.close()
     client: TestClient = await aiohttp_client(create_app(settings, clock), headers=API_HEADERS)
     return client
+
+
+@pytest.fixture
+async def rasa(aiohttp_server: ServerFactory) -> FakeRasa:
+    """A fake of Rasa's HTTP API on loopback, for the desk."""
+    return await FakeRasa.start(aiohttp_server)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 HIDDEN = "****"
 # Where the part of an address that locates a street ends: the street itself.
@@ -61,3 +62,48 @@ def mask_address(address: str | None) -> str:
     else:
         kept = text[: min(3, max(1, len(text) // 3))]
     return kept + "**"
+
+
+# A mainland mobile number in free text (what a customer types: spaces, dashes, +86); landlines
+# are left alone, since the ones in a transcript are the stations' public numbers.
+# Full-width digits count (mask_phone reads them as digits).
+_MOBILE = re.compile(
+    r"(?<![0-9０-９])(?:[+＋]?[8８][6６][\s-]?)?[1１][3-9３-９][0-9０-９](?:[\s-]?[0-9０-９]){8}(?![0-9０-９])"
+)
+# Keys of a handoff package that hold a phone or an address (the rest is free text).
+_PHONE_KEYS = frozenset({"contact", "phone", "callback_phone"})
+_ADDRESS_KEYS = frozenset({"address"})
+
+
+def mask_phones_in(text: str) -> str:
+    """Free text with every mobile number in it masked: "打13912345678" -> "打139****5678"."""
+    return _MOBILE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask_contact(value: str | None) -> str | None:
+    """A contact field: masked as a phone when it is one, else its mobile numbers masked."""
+    if not value:
+        return value
+    if len(phone_digits(value)) >= 7 and not re.search(r"[^\d\s+\-()]", value):
+        return mask_phone(value)
+    return mask_phones_in(value)
+
+
+def mask_package(package: Mapping[str, object]) -> dict[str, object]:
+    """A handoff package as the desk shows it: phones and addresses masked, mobile numbers in
+    its free text too; names, models and serials as they are."""
+    masked: dict[str, object] = {}
+    for key, value in package.items():
+        if isinstance(value, str):
+            masked[key] = (
+                mask_contact(value)
+                if key in _PHONE_KEYS
+                else mask_address(value)
+                if key in _ADDRESS_KEYS
+                else mask_phones_in(value)
+            )
+        elif isinstance(value, list):
+            masked[key] = [mask_phones_in(v) if isinstance(v, str) else v for v in value]
+        else:
+            masked[key] = value
+    return masked

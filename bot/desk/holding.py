@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import Field
 
 from bot import handoffs, tables
-from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, fetch_one
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, fetch_one
 from bot.contracts.base import Body
 from bot.contracts.handoffs import Resolution
 from bot.contracts.rules import Status
@@ -199,7 +199,10 @@ async def update_work_order(request: web.Request, body: StepIn) -> WorkOrder:
         item = await load_item(conn, clock, handoff_id)
         _require_holder(staff, item)
         step = TransitionIn(to=body.to, note=body.note, actor=f"desk:{staff.username}")
-        await fetch_one(conn, tables.work_orders.c.id, order_id, "work_order")
+        order = await fetch_one(conn, tables.work_orders.c.id, order_id, "work_order")
+        if order.conversation_id != item.conversation_id:
+            # Holding one conversation opens its customer's orders, not every customer's.
+            raise ApiError(403, "not_this_customer", "the work order is not of this conversation")
         await advance(conn, clock, order_id, step)
         await handoffs.record_action(
             conn, clock, item, staff, "work_order_updated", work_order_id=order_id, to=body.to

@@ -3,7 +3,9 @@ transcript and notes, and the supervisors' audit log; and the one rule of who ma
 which the live push (`bot.desk.feed`) applies too.
 
 The rule: a supervisor sees every conversation; an agent sees the queue (waiting
-conversations) and the conversations they hold, or held last once closed.
+conversations) and the conversations they hold, or held last once closed. Whoever sees one
+sees the customer's phone numbers and address masked (139****5678); the full number is an
+explicit, audited reveal (`bot.desk.reveal`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.clock import Clock
 from bot.contracts.base import Query
 from bot.contracts.handoffs import OPEN
 from bot.contracts.ids import HANDOFF_PREFIX, normalize_daily_id
+from bot.contracts.masking import mask_contact, mask_package, mask_phones_in
 from bot.desk.accounts import Staff, current
 from bot.desk.rasa import RASA, transcript
 from bot.errors import not_found
@@ -112,10 +115,10 @@ async def _items(
                 channel=r.channel,
                 reason=r.reason,
                 status=r.status,
-                package=r.package or {},
+                package=mask_package(r.package or {}),
                 holder_id=holder,
                 holder=names.get(holder) if holder else None,
-                callback_phone=r.callback_phone,
+                callback_phone=mask_contact(r.callback_phone),
                 notified=r.notified_at is not None,
                 resolution=r.resolution,
                 created_at=created,
@@ -194,8 +197,8 @@ def message_out(row: Any, clock: Clock, names: dict[int, str]) -> dict[str, Any]
         "conversation_id": row.conversation_id,
         "handoff_id": row.handoff_id,
         "kind": row.kind,
-        "text": row.text,
-        "data": row.data or {},
+        "text": mask_phones_in(row.text or ""),
+        "data": mask_package(row.data or {}),
         "staff": names.get(row.staff_id) if row.staff_id else None,
         "sent_at": row.sent_at,
         "created_at": clock.from_db(row.created_at).isoformat()
@@ -225,7 +228,7 @@ async def show_conversation(request: web.Request, _: None) -> Conversation:
     complete = True
     try:
         lines = [
-            Line(**line)
+            Line(**(line | {"text": mask_phones_in(line["text"])}))
             for line in transcript(await request.app[RASA].tracker(item.conversation_id))
         ]
     except ApiError:

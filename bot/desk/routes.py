@@ -19,10 +19,17 @@ from bot.desk import (
     queue,
     rasa,
     recovery,
+    reveal,
     waiting,
 )
 
-ROUTES: tuple[Routes, ...] = (accounts.routes, queue.routes, holding.routes, canned.routes)
+ROUTES: tuple[Routes, ...] = (
+    accounts.routes,
+    queue.routes,
+    holding.routes,
+    canned.routes,
+    reveal.routes,
+)
 
 
 def setup(app: web.Application) -> None:

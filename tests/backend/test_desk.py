@@ -422,3 +422,18 @@ async def test_patch_closes_a_handoff_the_way_the_desk_does(
     reopen = await backend.patch(path, json={"status": "waiting"})
     assert (reopen.status, (await reopen.json())["error"]["code"]) == (409, "closed")
     assert await audit_of(staff["wang"], handoff) == [(None, "closed")]
+
+
+async def test_holding_a_conversation_opens_its_customers_orders_only(
+    backend: TestClient, rasa: FakeRasa, staff: dict[str, Staffer], db: Database
+) -> None:
+    _, handoff = await hand_off(backend, rasa)
+    zhang = staff["zhang"]
+    await zhang.ok("POST", f"/desk/api/handoffs/{handoff}/claim")
+    async with db.read() as conn:
+        w = tables.work_orders
+        order, status = (await conn.execute(select(w.c.id, w.c.status).limit(1))).one()
+    path = f"/desk/api/handoffs/{handoff}/workorders/{order}/transitions"
+    assert await zhang.refused("POST", path, {"to": "received"}) == (403, "not_this_customer")
+    async with db.read() as conn:
+        assert await conn.scalar(select(w.c.status).where(w.c.id == order)) == status

@@ -28,11 +28,12 @@ from bot import tables
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, STATION_COOKIE, create_account
+from bot.desk.accounts import CSRF_HEADER, STATION_COOKIE, create_account
 from bot.settings import Settings
 from tests.support.api import call, error_code
 from tests.support.database import API_HEADERS, API_TOKEN, add_staff_user
-from tests.support.fake_rasa import FakeRasa, ServerFactory
+from tests.support.desk import desk_headers
+from tests.support.fake_rasa import FakeRasa
 from tests.support.fuzz import Request, changed, requests_for, snapshot
 
 EXAMPLES = 10
@@ -54,11 +55,6 @@ DEMO_IDS = (
 
 
 @pytest.fixture
-async def rasa(aiohttp_server: ServerFactory) -> FakeRasa:
-    return await FakeRasa.start(aiohttp_server)
-
-
-@pytest.fixture
 async def backend(
     aiohttp_client: Callable[..., Any],
     settings: Settings,
@@ -77,12 +73,7 @@ async def backend(
 
 
 async def _credentials(backend: TestClient) -> dict[str, dict[str, str]]:
-    login = await backend.post("/desk/api/login", json={"username": "boss", "password": PASSWORD})
-    assert login.status == 200, await login.text()
-    desk = {
-        "Cookie": f"{COOKIE}={login.cookies[COOKIE].value}",
-        CSRF_HEADER: (await login.json())["csrf_token"],
-    }
+    desk = await desk_headers(backend, "boss", PASSWORD)
     login = await backend.post(
         "/station/api/login", json={"username": "bench", "password": PASSWORD}
     )

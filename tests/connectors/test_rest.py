@@ -245,6 +245,16 @@ async def test_a_conversation_sending_too_fast_waits(serve: Serve) -> None:
     assert len(agent.messages) == 3
 
 
+async def test_one_client_driving_many_conversations_waits(serve: Serve) -> None:
+    agent = StandInAgent()
+    base = await serve(channel(limits=Limits(per_client=Rate(6, 2))), agent)
+    for sender in ("c1", "c2"):
+        assert (await post(base, {"sender": sender, "message": "你好"}))[0] == 200
+    status, answer = await post(base, {"sender": "c3", "message": "你好"})
+    assert (status, answer["error"]["code"]) == (429, "rate_limited")
+    assert len(agent.messages) == 2
+
+
 async def test_a_conversation_of_another_channel_cannot_be_driven_over_rest(
     serve: Serve,
 ) -> None:

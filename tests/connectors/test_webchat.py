@@ -20,7 +20,7 @@ from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
 
 from bot.contracts.chat_tokens import AUDIENCE, issue_token, new_session_id
 from connectors.guard import APOLOGY, EMPTY, Guard
-from connectors.limits import MAX_MESSAGE_CHARS, TOO_LONG
+from connectors.limits import MAX_MESSAGE_CHARS, TOO_LONG, Limits, Rate
 from connectors.webchat import WebchatInput, WebchatSettings
 from tests.support.channels import Serve, StandInAgent, text_of
 
@@ -32,8 +32,12 @@ def token_for(session_id: str, *, secret: str = SECRET, now: float | None = None
     return issue_token(secret, session_id, 3600, now=now)[0]
 
 
-def channel(secret: str | None = SECRET, reply_timeout: float = 20.0) -> WebchatInput:
-    return WebchatInput(WebchatSettings(secret, guard=Guard(reply_timeout=reply_timeout)))
+def channel(
+    secret: str | None = SECRET, reply_timeout: float = 20.0, limits: Limits | None = None
+) -> WebchatInput:
+    return WebchatInput(
+        WebchatSettings(secret, guard=Guard(reply_timeout=reply_timeout), limits=limits or Limits())
+    )
 
 
 class Customer:
@@ -101,9 +105,10 @@ async def refusal(base: str, auth: Any) -> str:
 
 async def history(base: str, authorization: str | None) -> tuple[int, Any]:
     headers = {"Authorization": authorization} if authorization else {}
-    async with aiohttp.ClientSession() as session, session.get(
-        base + HISTORY, headers=headers
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(base + HISTORY, headers=headers) as reply,
+    ):
         return reply.status, await reply.json()
 
 
@@ -237,6 +242,24 @@ async def test_empty_too_long_and_malformed_messages(serve: Serve) -> None:
         ack = await person.say("你好", session_id=new_session_id())
         assert ack == {"status": "refused", "error": "session_mismatch"}
     assert agent.messages == []
+
+
+async def test_a_session_or_a_client_sending_too_fast_is_refused(serve: Serve) -> None:
+    agent = StandInAgent()
+    limits = Limits(per_conversation=Rate(6, 2), per_client=Rate(6, 4))
+    base = await serve(channel(limits=limits), agent)
+    async with customer(base) as person, customer(base) as other:
+        for n in range(2):
+            assert await person.say(f"第{n}条") == {"status": "accepted"}
+            await person.reply()
+        assert await person.say("第3条") == {"status": "refused", "error": "rate_limited"}
+        await person.reply()  # the notice (its text is the domain's, which the stand-in lacks)
+        # Another session of the same client has an allowance of its own, but the client's
+        # (which counted the refused message too) runs out.
+        assert await other.say("你好") == {"status": "accepted"}
+        await other.reply()
+        assert await other.say("还在吗") == {"status": "refused", "error": "rate_limited"}
+    assert len(agent.messages) == 3
 
 
 async def test_a_turn_that_outlasts_the_timeout_gets_the_apology(serve: Serve) -> None:

@@ -279,11 +279,14 @@ async def test_nobody_claims_in_time_so_the_customer_is_offered_a_callback(
     assert status == 200 and "139****5678" in replies[-1]["text"]
     queue = await desk["agent"].ok("GET", "/desk/api/handoffs?scope=queue")
     [item] = [i for i in queue if i["id"] == handoff]
-    assert (item["callback_phone"], item["notified"]) == ("13912345678", True)
+    # The desk shows it masked too; the agent who claims it reveals it for the call.
+    assert (item["callback_phone"], item["notified"]) == ("139****5678", True)
 
     # An agent can still claim it; the bot goes quiet again.
     await desk["agent"].ok("POST", f"/desk/api/handoffs/{handoff}/claim")
     assert (await tracker(session, stack.rasa_url, sender))["paused"]
+    revealed = await desk["agent"].ok("POST", f"/desk/api/handoffs/{handoff}/reveal")
+    assert revealed["callback_phone"] == "13912345678"
 
 
 async def test_outside_desk_hours_the_customer_is_told_at_once(

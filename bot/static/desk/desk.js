@@ -130,7 +130,23 @@ function renderPackage(item) {
     ["已试过", (p.steps_tried || []).join("；")], ["工单", p.work_order_id],
     ["状态", item.status === "waiting" ? "排队中" : item.status === "assigned" ? `${item.holder} 处理中` : "已结束"]];
   $("#package").replaceChildren(el("dl", {}, ...rows.filter(([, v]) => v).flatMap(([k, v]) =>
-    [el("dt", {}, k), el("dd", {}, String(v))])));
+    [el("dt", {}, k), k === "联系电话" && String(v).includes("*") ? phoneCell(item, String(v))
+      : el("dd", {}, String(v))])));
+}
+
+// The desk shows phones masked; the full number is asked for, for a callback, and audited.
+function phoneCell(item, masked) {
+  const number = el("span", {}, masked);
+  const button = el("button", { type: "button", class: "reveal" }, "显示号码");
+  button.addEventListener("click", async () => {
+    const data = await api("POST", `/desk/api/handoffs/${item.id}/reveal`).catch((error) => {
+      $("#action-error").textContent = error.message; return null;
+    });
+    if (!data) return;
+    number.textContent = data.contact || data.callback_phone || masked;
+    button.remove();
+  });
+  return el("dd", {}, number, " ", button);
 }
 
 async function open(id) {
