@@ -17,7 +17,7 @@ refused. With the API on and no token, Rasa may only listen on loopback.
 On SIGTERM Rasa (Sanic) stops accepting and lets requests in flight finish, for
 `SANIC_GRACEFUL_SHUTDOWN_TIMEOUT` seconds (5 unless set; Sanic's own default is 15); then the
 process ends without the interpreter's slow teardown of TensorFlow (`exit_without_teardown`).
-Under load that grace can stretch far beyond 5 s, so the process ends 9 s after the signal
+Under load that grace can stretch far beyond 5 s, so the process ends 6.5 s after the signal
 whatever still runs (`start_stop_deadline`).
 
 Before Rasa starts, the one Rasa function this project replaces is replaced
@@ -42,8 +42,10 @@ from bot.settings import Settings
 
 DEFAULT_HOST = "127.0.0.1"
 SHUTDOWN_GRACE_SECONDS = 5
-# A process has 10 s after SIGTERM before it is killed (README, "Stopping").
-STOP_DEADLINE_SECONDS = 9.0
+# A process has 10 s after SIGTERM before it is killed (README, "Stopping"). The deadline
+# starts when Sanic's event loop has taken the signal, which under load came 2.5 s late
+# (11.5 s measured with 9 s here).
+STOP_DEADLINE_SECONDS = 6.5
 
 
 class Refused(Exception):
@@ -112,7 +114,7 @@ def main() -> None:
 
 def _too_late() -> None:
     sys.stderr.write(
-        f"rasa_server: still stopping {STOP_DEADLINE_SECONDS:.0f} s after the stop signal "
+        f"rasa_server: still stopping {STOP_DEADLINE_SECONDS:g} s after the stop signal "
         "(requests in flight under load); exiting now\n"
     )
     sys.stderr.flush()

@@ -104,7 +104,7 @@ def test_the_token_reaches_rasas_parser_but_not_the_process_command_line(
     assert token.encode() not in Path("/proc/self/cmdline").read_bytes()
 
 
-def test_rasa_ends_at_the_latest_nine_seconds_after_the_stop_signal(
+def test_rasa_ends_by_itself_within_the_ten_seconds_after_the_stop_signal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Rasa's own app factory gets the deadline as one more `before_server_stop` listener.

@@ -70,7 +70,10 @@ class ScaleOut:
             "  username: postgres\n"
             "lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n"
             f"  db: {self.redis_db}\n  key_prefix: {self.prefix}\n"
-            "event_broker:\n  type: pika\n  url: 127.0.0.1\n  username: guest\n"
+            # A heartbeat longer than Rasa's model load: with the default 60 s, RabbitMQ
+            # dropped the connection while the load held Rasa's event loop on a busy machine.
+            "event_broker:\n  type: pika\n  url: amqp://127.0.0.1:5672/?heartbeat=600\n"
+            "  username: guest\n"
             f"  password: guest\n  exchange_name: {self.exchange}\n"
             f"  queues:\n    - {self.queue}\n"
         )
