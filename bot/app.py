@@ -11,9 +11,11 @@ from bot import (
     catalogue,
     complaints,
     extensions,
+    followups,
     handoffs,
     health,
     knowledge,
+    outbox_worker,
     serving,
     stations,
     warranty,
@@ -37,6 +39,8 @@ ROUTES: tuple[Routes, ...] = (
     workorders.routes,
     knowledge.routes,
     complaints.routes,
+    followups.routes,
+    followups.desk_routes,
     handoffs.routes,
     webchat.routes,
     health.routes,
@@ -71,5 +75,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         routes.add_to(app)
     webchat.setup(app)
     desk.setup(app)
+    outbox_worker.setup(app)
     health.setup(app)
     return app

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot import tables
+from bot import outbox, tables
 from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, path_param
 from bot.catalogue import model_category
 from bot.clock import Clock
@@ -29,6 +29,7 @@ from bot.contracts.errors import (
     NOT_CLOSED,
     PHONE_CHECK_LOCKED,
     PHONE_TRIES_USED,
+    RATING_EXPIRED,
     SAME_SLOT,
     SERVICE_NOT_OFFERED,
     SLOT_FULL,
@@ -368,14 +369,9 @@ async def reschedule(request: web.Request, body: RescheduleIn) -> WorkOrder:
                 updated_at=now,
             )
         )
-        await _event(
-            conn,
-            order_id,
-            now,
-            "scheduled",
-            f"rescheduled to {body.slot_date} {body.slot_start} {station_code}",
-            "customer",
-        )
+        note = f"rescheduled to {body.slot_date} {body.slot_start} {station_code}"
+        await _event(conn, order_id, now, "scheduled", note, "customer")
+        await outbox.status_changed(conn, clock, row, "rescheduled", note, "customer")
         return await load(conn, clock, order_id, booking_lead(request))
 
 
@@ -404,6 +400,7 @@ async def cancel(request: web.Request, body: CancelIn) -> WorkOrder:
             .values(status="cancelled", updated_at=now)
         )
         await _event(conn, order_id, now, "cancelled", body.reason, "customer")
+        await outbox.status_changed(conn, clock, row, "cancelled", body.reason, "customer")
         return await load(conn, clock, order_id, booking_lead(request))
 
 
@@ -451,6 +448,7 @@ async def advance(conn: AsyncConnection, clock: Clock, order_id: str, body: Tran
         .values(status=body.to, updated_at=now)
     )
     await _event(conn, order_id, now, body.to, body.note, body.actor)
+    await outbox.status_changed(conn, clock, row, body.to, body.note, body.actor)
 
 
 @routes.post(
@@ -470,6 +468,10 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
         if row.rating is not None:
             raise Refused(ALREADY_RATED, "this work order has been rated already")
         now = clock.to_db(clock.now())
+        closed_at = await outbox.closed_at(conn, order_id)
+        expiry = timedelta(days=request.config_dict[SETTINGS].outbox.csat_expiry_days)
+        if closed_at is not None and now > closed_at + expiry:
+            raise Refused(RATING_EXPIRED, "the survey of this work order has expired")
         await conn.execute(
             tables.work_orders.update()
             .where(tables.work_orders.c.id == order_id)

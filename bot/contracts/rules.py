@@ -82,7 +82,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "diagnosing": ("waiting_parts", "repaired"),
     "waiting_parts": ("repaired",),
     "repaired": ("closed",),
-    "closed": (),
+    # Reopened (the 回访 found the fault back): booked again from the start, in a new round.
+    "closed": ("created",),
     "cancelled": (),
 }
 CHANGEABLE = ("created", "scheduled")

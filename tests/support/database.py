@@ -39,7 +39,10 @@ def fixed_clock() -> Clock:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings.from_env({"BOT_DATABASE_URL": url, "BOT_API_TOKEN": API_TOKEN})
+    # The outbox tests run the worker's steps themselves, on a clock they move.
+    return Settings.from_env(
+        {"BOT_DATABASE_URL": url, "BOT_API_TOKEN": API_TOKEN, "BOT_OUTBOX_WORKER": "off"}
+    )
 
 
 async def add_staff_user(db: Database) -> None:
