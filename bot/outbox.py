@@ -11,7 +11,7 @@ delay, quiet hours) and sends it on the customer's channel (`bot.notices`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +22,8 @@ from sqlalchemy.sql.dml import Insert
 
 from bot import tables
 from bot.clock import Clock
+from bot.contracts.rules import SLOT_ENDS
+from bot.notices import Responses
 
 # The changes a customer is told of, and whether they may wake them (quiet hours hold the
 # others until morning). Statuses the order does not have yet (accepted, on_the_way,
@@ -38,6 +40,7 @@ STATUS_NOTICES: dict[str, tuple[str, bool]] = {
     "cancelled": ("utter_notice_cancelled", True),
     "rescheduled": ("utter_notice_rescheduled", True),
 }
+MAX_BACKOFF = timedelta(hours=1)
 # Written at a close; the worker sends each when its policy says (see bot.outbox_worker).
 SURVEY_EVENTS = ("csat", "csat_reminder", "followup")
 # The domain.yml response of each event.
@@ -46,6 +49,47 @@ RESPONSES = {name: response for name, (response, _) in STATUS_NOTICES.items()} |
     "csat_reminder": "utter_csat_reminder",
     "followup": "utter_followup_ask",
 }
+
+
+def in_quiet_hours(quiet: tuple[str, str], moment: datetime) -> bool:
+    start, end = quiet
+    now = moment.strftime("%H:%M")
+    return start <= now < end if start < end else (now >= start or now < end)
+
+
+def quiet_end(quiet: tuple[str, str], moment: datetime) -> datetime:
+    """The first moment after `moment` (local) when the quiet hours are over."""
+    hour, minute = (int(x) for x in quiet[1].split(":"))
+    end = moment.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return end if end > moment else end + timedelta(days=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def values_of(responses: Responses, row: Row, order: Row) -> dict[str, Any]:
+    """What the responses may name: the order, its station and slot, the step's note."""
+    facts = dict(row.facts or {})
+    slot = ""
+    if order.slot_date and order.slot_start:
+        d: date = order.slot_date
+        slot = responses.label(
+            "notice_slot",
+            month=d.month,
+            day=d.day,
+            start=order.slot_start,
+            end=SLOT_ENDS.get(order.slot_start, ""),
+        )
+    return {
+        "work_order_id": order.id,
+        "station": order.station_name,
+        "station_address": order.station_address,
+        "station_phone": order.station_phone,
+        "slot": slot,
+        "slot_line": responses.label("notice_slot_line", slot=slot) if slot else "",
+        "note": facts.get("note") or "",
+    }
 
 
 def insert_once(conn: AsyncConnection, table: Any) -> Insert:

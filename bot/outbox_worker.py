@@ -20,23 +20,23 @@ a staff task `followup_answer_hours` later; non-urgent messages wait out the qui
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import tables
 from bot.api import CLOCK, DB, SETTINGS
 from bot.clock import Clock
-from bot.contracts.rules import SLOT_ENDS
 from bot.db import Database
 from bot.desk.loops import start_loop, stop_all, stopping, wait_unless_stopping
 from bot.desk.rasa import RASA
@@ -49,58 +49,18 @@ from bot.notices import (
     SendFailed,
     SmsChannel,
 )
-from bot.outbox import RESPONSES, insert_once
+from bot.outbox import RESPONSES, backoff, in_quiet_hours, insert_once, quiet_end, values_of
 from bot.settings import PROJECT_ROOT, OutboxSettings
 
 log = logging.getLogger(__name__)
 
-BATCH = 50
-MAX_BACKOFF = timedelta(hours=1)
+# Rows leased at once, and claiming rounds per call of deliver_due (then the loop sleeps).
+CLAIM_BATCH = 10
+ROUNDS = 20
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:60]
-
-
-def in_quiet_hours(quiet: tuple[str, str], moment: datetime) -> bool:
-    start, end = quiet
-    now = moment.strftime("%H:%M")
-    return start <= now < end if start < end else (now >= start or now < end)
-
-
-def quiet_end(quiet: tuple[str, str], moment: datetime) -> datetime:
-    """The first moment after `moment` (local) when the quiet hours are over."""
-    hour, minute = (int(x) for x in quiet[1].split(":"))
-    end = moment.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    return end if end > moment else end + timedelta(days=1)
-
-
-def backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
-
-
-def _values(responses: Responses, row: Row, order: Row) -> dict[str, Any]:
-    """What the responses may name: the order, its station and slot, the step's note."""
-    facts = dict(row.facts or {})
-    slot = ""
-    if order.slot_date and order.slot_start:
-        d: date = order.slot_date
-        slot = responses.label(
-            "notice_slot",
-            month=d.month,
-            day=d.day,
-            start=order.slot_start,
-            end=SLOT_ENDS.get(order.slot_start, ""),
-        )
-    return {
-        "work_order_id": order.id,
-        "station": order.station_name,
-        "station_address": order.station_address,
-        "station_phone": order.station_phone,
-        "slot": slot,
-        "slot_line": responses.label("notice_slot_line", slot=slot) if slot else "",
-        "note": facts.get("note") or "",
-    }
 
 
 class Worker:
@@ -116,58 +76,61 @@ class Worker:
     ) -> None:
         self.db, self.settings, self.senders, self.responses = db, settings, senders, responses
         self.name = name or worker_name()
+        self._rounds = itertools.count(1)
 
     async def deliver_due(self, clock: Clock, stop: Callable[[], bool] = lambda: False) -> int:
         """Send what is due now; returns how many rows this worker finished (sent or dropped)."""
-        n, now = tables.notifications, clock.to_db(clock.now())
-        async with self.db.read() as conn:
-            ids = (
-                await conn.execute(
-                    select(n.c.id)
-                    .where(
-                        n.c.status == "pending",
-                        n.c.due_at <= now,
-                        or_(n.c.claimed_by.is_(None), n.c.lease_until < now),
-                    )
-                    .order_by(n.c.due_at, n.c.id)
-                    .limit(BATCH)
-                )
-            ).scalars()
-            ids = list(ids)
         done = 0
-        for row_id in ids:
-            # Between two rows is the safe point to stop: each is claimed, sent and marked whole.
-            if stop():
+        for _ in range(ROUNDS):
+            token, claimed = await self.claim(clock)
+            if not claimed:
                 break
-            if await self._claim(row_id, clock):
-                done += await self._handle(row_id, clock)
+            began = time.monotonic()
+            for row, order in claimed:
+                # Between two rows is the safe point to stop: each is sent and marked whole. A
+                # batch that takes half its lease gives the rest back rather than outlive it.
+                if stop() or time.monotonic() - began > self.settings.lease_seconds / 2:
+                    await self._unclaim(token)
+                    return done
+                done += await self._handle(row, order, clock, token)
         return done
 
-    async def _claim(self, row_id: int, clock: Clock) -> bool:
-        n, now = tables.notifications, clock.to_db(clock.now())
+    async def claim(self, clock: Clock) -> tuple[str, list[tuple[Row, Row]]]:
+        """Lease up to CLAIM_BATCH due rows under a token of this round; the rows and their
+        orders. One write transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE), on
+        PostgreSQL SKIP LOCKED lets two workers take different rows, and the UPDATE's own
+        conditions keep a row from being taken twice in any case."""
+        n, w, s = tables.notifications, tables.work_orders, tables.stations
+        now = clock.to_db(clock.now())
+        token = f"{self.name}#{next(self._rounds)}"
+        claimable = (
+            n.c.status == "pending",
+            n.c.due_at <= now,
+            or_(n.c.claimed_by.is_(None), n.c.lease_until < now),
+        )
         async with self.db.write() as conn:
-            claimed = await conn.execute(
+            due = select(n.c.id).where(*claimable).order_by(n.c.due_at, n.c.id).limit(CLAIM_BATCH)
+            if conn.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids = list((await conn.execute(due)).scalars())
+            if not ids:
+                return token, []
+            await conn.execute(
                 n.update()
-                .where(
-                    n.c.id == row_id,
-                    n.c.status == "pending",
-                    n.c.due_at <= now,
-                    or_(n.c.claimed_by.is_(None), n.c.lease_until < now),
-                )
+                .where(n.c.id.in_(ids), *claimable)
                 .values(
-                    claimed_by=self.name,
+                    claimed_by=token,
                     lease_until=now + timedelta(seconds=self.settings.lease_seconds),
                     attempts=n.c.attempts + 1,
+                    stamp=func.coalesce(n.c.stamp, time.time()),
                 )
             )
-            return bool(claimed.rowcount == 1)
-
-    async def _load(self, row_id: int) -> tuple[Row, Row]:
-        n, w, s = tables.notifications, tables.work_orders, tables.stations
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(n).where(n.c.id == row_id))).one()
-            order = (
-                await conn.execute(
+            rows = list(
+                await conn.execute(select(n).where(n.c.claimed_by == token).order_by(n.c.id))
+            )
+            orders = {
+                o.id: o
+                for o in await conn.execute(
                     select(
                         w,
                         s.c.name.label("station_name"),
@@ -175,10 +138,19 @@ class Worker:
                         s.c.phone.label("station_phone"),
                     )
                     .join(s, s.c.code == w.c.station_code)
-                    .where(w.c.id == row.work_order_id)
+                    .where(w.c.id.in_({r.work_order_id for r in rows}))
                 )
-            ).one()
-        return row, order
+            }
+        return token, [(r, orders[r.work_order_id]) for r in rows]
+
+    async def _unclaim(self, token: str) -> None:
+        n = tables.notifications
+        async with self.db.write() as conn:
+            await conn.execute(
+                n.update()
+                .where(n.c.claimed_by == token, n.c.status == "pending")
+                .values(claimed_by=None, lease_until=None, attempts=n.c.attempts - 1)
+            )
 
     def _hold_until(self, row: Row, order: Row, clock: Clock) -> datetime | str | None:
         """When a claimed row may go out instead of now, or why it never will ("skip: …")."""
@@ -203,17 +175,15 @@ class Worker:
             return "skip: no channel"
         return None
 
-    async def _handle(self, row_id: int, clock: Clock) -> int:
-        row, order = await self._load(row_id)
+    async def _handle(self, row: Row, order: Row, clock: Clock, token: str) -> int:
         hold = self._hold_until(row, order, clock)
         if isinstance(hold, datetime):
-            await self._release(row_id, clock, due=hold, error=None, counted=False)
+            await self._release(row.id, token, clock, due=hold, error=None, counted=False)
             return 0
         if isinstance(hold, str):
-            await self._finish(row, clock, "skipped", hold)
+            await self._finish(row, token, clock, "skipped", hold)
             return 1
         assert row.channel is not None
-        stamp = row.stamp or time.time()
         message = self.responses.render(row.response, **self._render_values(row, order, clock))
         delivery = Delivery(
             key=f"{order.id}:{row.event}:{row.round}",
@@ -221,38 +191,36 @@ class Worker:
             conversation_id=order.conversation_id,
             phone=order.phone,
             message=message,
-            stamp=stamp,
+            stamp=row.stamp,
         )
-        await self._stamp(row_id, stamp)
         try:
             await self.senders.for_channel(row.channel).send(delivery)
         except SendFailed as exc:
             if row.attempts >= self.settings.max_attempts:
-                await self._finish(row, clock, "failed", str(exc))
+                await self._finish(row, token, clock, "failed", str(exc))
                 return 1
-            await self._release(
-                row_id, clock, due=clock.now() + backoff(row.attempts), error=str(exc)
-            )
+            due = clock.now() + backoff(row.attempts)
+            await self._release(row.id, token, clock, due=due, error=str(exc))
             return 0
-        await self._finish(row, clock, "sent", None)
+        await self._finish(row, token, clock, "sent", None)
         return 1
 
     def _render_values(self, row: Row, order: Row, clock: Clock) -> dict[str, Any]:
-        values = _values(self.responses, row, order)
+        values = values_of(self.responses, row, order)
         # The reminder's row carries the close's time too: the survey ends N days after it.
         until = clock.from_db(row.created_at) + timedelta(days=self.settings.csat_expiry_days)
         values["until"] = self.responses.label("notice_date", month=until.month, day=until.day)
         return values
 
-    async def _stamp(self, row_id: int, stamp: float) -> None:
-        n = tables.notifications
-        async with self.db.write() as conn:
-            await conn.execute(
-                n.update().where(n.c.id == row_id, n.c.stamp.is_(None)).values(stamp=stamp)
-            )
-
     async def _release(
-        self, row_id: int, clock: Clock, *, due: datetime, error: str | None, counted: bool = True
+        self,
+        row_id: int,
+        token: str,
+        clock: Clock,
+        *,
+        due: datetime,
+        error: str | None,
+        counted: bool = True,
     ) -> None:
         n = tables.notifications
         values: dict[str, Any] = {
@@ -266,17 +234,19 @@ class Worker:
             values["attempts"] = n.c.attempts - 1
         async with self.db.write() as conn:
             await conn.execute(
-                n.update().where(n.c.id == row_id, n.c.claimed_by == self.name).values(**values)
+                n.update().where(n.c.id == row_id, n.c.claimed_by == token).values(**values)
             )
 
-    async def _finish(self, row: Row, clock: Clock, status: str, why: str | None) -> None:
+    async def _finish(
+        self, row: Row, token: str, clock: Clock, status: str, why: str | None
+    ) -> None:
         """Mark the row done, and start what follows it (the reminder, the staff task)."""
         n, f = tables.notifications, tables.followups
         now = clock.to_db(clock.now())
         async with self.db.write() as conn:
             marked = await conn.execute(
                 n.update()
-                .where(n.c.id == row.id, n.c.claimed_by == self.name, n.c.status == "pending")
+                .where(n.c.id == row.id, n.c.claimed_by == token, n.c.status == "pending")
                 .values(
                     status=status,
                     sent_at=now if status == "sent" else None,

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
 
-from bot import tables
 from bot.db import Database
 from bot.desk.rasa import Rasa
 from bot.notices import Delivery, LoggingSms, Message, RasaSender, SmsChannel
@@ -81,11 +79,9 @@ async def test_a_row_whose_worker_died_mid_send_goes_out_after_the_lease(
     order_id = await book(api)
     await move(api, order_id, "received")
     dead = worker(db, Channel(), "dead", lease_seconds=60)
-    n = tables.notifications
-    async with db.read() as conn:
-        row_id = await conn.scalar(select(n.c.id).where(n.c.work_order_id == order_id))
     # Claimed, then killed before the send was marked (nothing marked, the lease stays).
-    assert await dead._claim(row_id, at(minutes=1))
+    _, claimed = await dead.claim(at(minutes=1))
+    assert [row.work_order_id for row, _ in claimed] == [order_id]
     channel = Channel()
     other = worker(db, channel, "other", lease_seconds=60)
     assert await other.deliver_due(at(minutes=1, seconds=30)) == 0
