@@ -28,17 +28,19 @@ from bot import tables
 from bot.db import Database, create_engine
 from bot.migrate import upgrade
 from bot.notices import Delivery
-from scripts.bench_desk import Customer, table
 from tests.support.database import (
     API_HEADERS,
     POSTGRES_ADMIN_URL,
+    STAFF_USER,
     fixed_clock,
     pg_admin,
     pg_url,
     seed,
 )
+from tests.support.desk import create_account
 from tests.support.outbox import Channel, at, worker
 from tests.support.stack import Stack
+from tests.support.webchat_customer import Customer, table
 
 # The steps a drop-off repair goes through, and a piece of the notice each one sends.
 STEPS = (
@@ -178,6 +180,7 @@ def main() -> None:
             stack.workdir.mkdir()
             stack.start()
             try:
+                create_account(stack, STAFF_USER, "网点主管", "supervisor")
                 samples = asyncio.run(delay(stack, args.orders))
             finally:
                 stack.stop()

@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from tests.support.database import API_HEADERS
+from tests.support.database import API_HEADERS, STAFF_USER
+from tests.support.desk import create_account
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.stack import ROOT, Stack
 from tests.support.telegram_updates import TIMEOUT, deliver, new_chat, press, text_update
@@ -45,6 +46,8 @@ async def test_a_telegram_customer_is_told_each_step_then_rates(
     stack: Stack, fake_telegram: FakeTelegram
 ) -> None:
     chat = new_chat()
+    # The station's staff member the API calls name (X-Staff-User).
+    create_account(stack, STAFF_USER, "网点主管", "supervisor")
     async with aiohttp.ClientSession() as session:
         assert (await deliver(session, stack, text_update(chat, "你好")))[0] == 200
         slots = await backend(
