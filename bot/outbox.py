@@ -40,6 +40,7 @@ STATUS_NOTICES: dict[str, tuple[str, bool]] = {
     "cancelled": ("utter_notice_cancelled", True),
     "rescheduled": ("utter_notice_rescheduled", True),
 }
+# A failed send waits 30 s, then twice as long each time, at most this long.
 MAX_BACKOFF = timedelta(hours=1)
 # Written at a close; the worker sends each when its policy says (see bot.outbox_worker).
 SURVEY_EVENTS = ("csat", "csat_reminder", "followup")
