@@ -63,13 +63,13 @@ async def _notice(customer: Customer, part: str, seconds: float = 30) -> float:
 
 async def delay(stack: Stack, orders: int) -> list[float]:
     samples: list[float] = []
-    async with aiohttp.ClientSession(headers=API_HEADERS) as http:
+    async with aiohttp.ClientSession(headers=API_HEADERS) as http, aiohttp.ClientSession() as page:
         url = stack.backend_url
         async with http.get(f"{url}/api/stations/BJ01/slots?from=2026-11-21&days=14") as reply:
             slots = [s for s in await reply.json() if s["free"] > 0]
         for i in range(orders):
             customer = Customer()
-            await customer.connect(stack, http)
+            await customer.connect(stack, page)
             await customer.say("你好")
             await customer.inbox.get()  # the greeting: the conversation is on the web chat now
             slot = slots[i % len(slots)]
