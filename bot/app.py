@@ -11,9 +11,11 @@ from bot import (
     catalogue,
     complaints,
     extensions,
+    followups,
     handoffs,
     health,
     knowledge,
+    outbox_worker,
     serving,
     stations,
     warranty,
@@ -41,6 +43,8 @@ ROUTES: tuple[Routes, ...] = (
     workorders.routes,
     knowledge.routes,
     complaints.routes,
+    followups.routes,
+    followups.desk_routes,
     handoffs.routes,
     webchat.routes,
     health.routes,
@@ -84,5 +88,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     # After the desk's stop signal, which the insight loops share.
     app.cleanup_ctx.append(insight_worker.loops)
     reports.add_page(app)
+    outbox_worker.setup(app)
     health.setup(app)
     return app

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError, parse_obj_as
 from bot.contracts.authenticity import Check, Report, ReportIn, VerifyIn
 from bot.contracts.catalogue import Category, FirmwareRelease, ModelDetail, ModelSummary, Resolution
 from bot.contracts.complaints import Complaint, ComplaintIn
+from bot.contracts.followups import CustomerOutcome, Followup, FollowupAnswerIn
 from bot.contracts.handoffs import CallbackIn, Handoff, HandoffIn, Package
 from bot.contracts.knowledge import Case, Hit, SearchIn
 from bot.contracts.stations import City, Slot, Station
@@ -357,6 +358,14 @@ class ServiceClient:
             WorkOrder,
             f"/api/workorders/{_segment(order_id)}/rating",
             _body(RatingIn, score=score, comment=comment),
+        )
+
+    async def answer_followup(self, order_id: str, outcome: CustomerOutcome) -> Followup:
+        """The customer's answer to the 回访 of the order's latest close."""
+        return await self._post(
+            Followup,
+            f"/api/workorders/{_segment(order_id)}/followup",
+            _body(FollowupAnswerIn, outcome=outcome),
         )
 
     # --- knowledge -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
 from bot.api import CLOCK, DB, Reply, Routes, fetch_one, from_row, idempotency_key, path_param
@@ -61,16 +62,28 @@ async def create(request: web.Request, body: ComplaintIn) -> Complaint | Reply:
     async with request.config_dict[DB].write() as conn:
         if (row := await replayed(conn, c, key)) is not None:
             return Reply(_out(row, clock), 200)
-        now = clock.to_db(clock.now())
-        values |= {
-            "id": await next_id(conn, COMPLAINT_PREFIX, clock.today()),
-            "status": "open",
-            "idempotency_key": key,
-            "created_at": now,
-            "updated_at": now,
-        }
-        await conn.execute(c.insert().values(**values))
-        return _out(await fetch_one(conn, c.c.id, values["id"], "complaint"), clock)
+        complaint_id = await open_complaint(conn, clock, key=key, **values)
+        return _out(await fetch_one(conn, c.c.id, complaint_id, "complaint"), clock)
+
+
+async def open_complaint(
+    conn: AsyncConnection, clock: Clock, *, key: str | None = None, **values: Any
+) -> str:
+    """Record a complaint, open, for a supervisor (also from the backend: a 回访 that found
+    the fault back); returns its id."""
+    now = clock.to_db(clock.now())
+    complaint_id = await next_id(conn, COMPLAINT_PREFIX, clock.today())
+    await conn.execute(
+        tables.complaints.insert().values(
+            **values,
+            id=complaint_id,
+            status="open",
+            idempotency_key=key,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return complaint_id
 
 
 def _id(request: web.Request) -> str:

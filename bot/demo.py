@@ -400,6 +400,12 @@ async def seed_demo(
                         order_id,
                         TransitionIn(to=to, note=note, actor="engineer:demo", part=part),
                     )
+            # History, not news: nobody is told of the demo's past steps at the first start.
+            await conn.execute(
+                tables.notifications.update()
+                .where(tables.notifications.c.work_order_id == order_id)
+                .values(status="skipped", last_error="demo history")
+            )
             state = "closed, ready for a rating" if finish else "scheduled"
             phone = DEMO_ORDER_PHONES[serial]
             lines.append(f"work order {order_id}: {state}; phone on it ends in {phone[-4:]}")

@@ -100,6 +100,49 @@ def _grace(env: dict[str, str]) -> int:
     return value
 
 
+def _clock_range(env: dict[str, str], name: str, default: str) -> tuple[str, str]:
+    raw = env.get(name) or default
+    match = re.fullmatch(r"\s*(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})\s*", raw)
+    if not match or match.group(1) == match.group(2) or max(match.groups()) > "23:59":
+        raise ValueError(f"{name} must look like 21:00-09:00, got {raw!r}")
+    return match.group(1), match.group(2)
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """What the customer is told later (bot/outbox.py): when, how often, how insistently."""
+
+    # Off in the in-process tests, which drive `bot.outbox_worker.deliver_due` themselves.
+    worker: bool = True
+    poll_seconds: float = 1.0
+    # A claimed row whose sender died is sent again after this long.
+    lease_seconds: int = 60
+    max_attempts: int = 8
+    # Non-urgent messages wait out the night (local time; the range may wrap midnight).
+    quiet_hours: tuple[str, str] = ("21:00", "09:00")
+    csat_delay_minutes: int = 120
+    csat_reminder_hours: int = 48
+    csat_expiry_days: int = 14
+    followup_days: int = 3
+    # No answer to the bot's 回访 question within this long: a task for staff.
+    followup_answer_hours: int = 24
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> OutboxSettings:
+        return cls(
+            worker=env.get("BOT_OUTBOX_WORKER", "on").lower() not in ("0", "off", "false", "no"),
+            poll_seconds=_positive(env, "BOT_OUTBOX_POLL_MS", 1000) / 1000,
+            lease_seconds=_positive(env, "BOT_OUTBOX_LEASE_SECONDS", 60),
+            max_attempts=_positive(env, "BOT_OUTBOX_MAX_ATTEMPTS", 8),
+            quiet_hours=_clock_range(env, "BOT_QUIET_HOURS", "21:00-09:00"),
+            csat_delay_minutes=_int(env, "BOT_CSAT_DELAY_MINUTES", 120),
+            csat_reminder_hours=_positive(env, "BOT_CSAT_REMINDER_HOURS", 48),
+            csat_expiry_days=_positive(env, "BOT_CSAT_EXPIRY_DAYS", 14),
+            followup_days=_positive(env, "BOT_FOLLOWUP_DAYS", 3),
+            followup_answer_hours=_positive(env, "BOT_FOLLOWUP_ANSWER_HOURS", 24),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend needs to start; build with `Settings.from_env()`."""
@@ -173,6 +216,7 @@ class Settings:
     # How often the backend runs the early-warning scan (bot/insight/worker.py); 0: never
     # (`python -m bot insight scan` from cron instead, or tests that scan when they choose).
     insight_scan_seconds: int = 900
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -218,6 +262,7 @@ class Settings:
             ),
             city_tiers=_city_tiers(env.get("BOT_CITY_TIERS") or DEFAULT_CITY_TIERS),
             insight_scan_seconds=_int(env, "BOT_INSIGHT_SCAN_SECONDS", 900),
+            outbox=OutboxSettings.from_env(env),
         )
 
     @property

@@ -563,3 +563,55 @@ Index("ix_work_orders_created_at", work_orders.c.created_at)
 Index("ix_work_orders_updated_at", work_orders.c.updated_at)
 Index("ix_handoffs_created_at", handoffs.c.created_at)
 Index("ix_complaints_created_at", complaints.c.created_at)
+# --- outbox: what the customer is told later ---------------------------------------------
+
+# One row per message to a customer about a work order: a change of its state, the survey
+# (csat, csat_reminder), the 回访 question (followup). Written in the transaction of the change;
+# (order, event, round) makes it exist once. A worker claims a due row with a lease
+# (claimed_by, lease_until), sends it and marks it sent; `stamp` is the first attempt's time,
+# sent with the message so that a channel can tell a repeat after a crash.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("work_order_id", String(15), ForeignKey("work_orders.id"), nullable=False),
+    Column("event", String(30), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("response", String(60), nullable=False),
+    Column("facts", JSON, nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    # pending, sent, skipped (nobody to tell, or no longer true), cancelled, failed
+    Column("status", String(12), nullable=False),
+    Column("due_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(60), nullable=True),
+    Column("lease_until", DateTime, nullable=True),
+    Column("stamp", Float, nullable=True),
+    Column("channel", String(20), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime, nullable=True),
+    UniqueConstraint("work_order_id", "event", "round", name="uq_notifications_order_event_round"),
+    Index("ix_notifications_status_due", "status", "due_at"),
+)
+
+# The 回访 of one close of a work order: the bot asks, an answer ends it; without one it becomes
+# a task for staff (due_at set), who record an outcome (unreachable: due again the next day).
+followups = Table(
+    "followups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("work_order_id", String(15), ForeignKey("work_orders.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    # scheduled, answered (by the customer), done (by staff), cancelled (reopened)
+    Column("status", String(12), nullable=False),
+    Column("outcome", String(12), nullable=True),
+    Column("note", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("asked_at", DateTime, nullable=True),
+    Column("due_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("work_order_id", "round", name="uq_followups_order_round"),
+    Index("ix_followups_status_due", "status", "due_at"),
+)

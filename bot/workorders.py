@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot import tables
+from bot import outbox, tables
 from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, idempotency_key, path_param
 from bot.catalogue import model_category
 from bot.clock import Clock
@@ -31,6 +31,7 @@ from bot.contracts.errors import (
     NOT_CLOSED,
     PHONE_CHECK_LOCKED,
     PHONE_TRIES_USED,
+    RATING_EXPIRED,
     SAME_SLOT,
     SERVICE_NOT_OFFERED,
     SLOT_FULL,
@@ -501,6 +502,9 @@ async def advance(
     if reassign:
         note = f"engineer: {body.engineer}" + (f"; {note}" if note else "")
     await _event(conn, order_id, now, body.to, note, body.actor, body.parts)
+    if not reassign:  # a new engineer is the station's business, not news for the customer
+        event = "rescheduled" if moved_to is not None else body.to
+        await outbox.status_changed(conn, clock, row, event, body.note, body.actor)
 
 
 @routes.post(
@@ -520,6 +524,10 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
         if row.rating is not None:
             raise Refused(ALREADY_RATED, "this work order has been rated already")
         now = clock.to_db(clock.now())
+        closed_at = await outbox.closed_at(conn, order_id)
+        expiry = timedelta(days=request.config_dict[SETTINGS].outbox.csat_expiry_days)
+        if closed_at is not None and now > closed_at + expiry:
+            raise Refused(RATING_EXPIRED, "the survey of this work order has expired")
         await conn.execute(
             tables.work_orders.update()
             .where(tables.work_orders.c.id == order_id)

@@ -158,8 +158,10 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram) -> Iterator[Stack]:
+    # The stack's clock is frozen: its surveys go out at once instead of two hours after a close.
+    outbox = {"BOT_CSAT_DELAY_MINUTES": "0"}
     running = Stack(
-        tmp_path_factory.mktemp("stack"), extra_env=fake_telegram.env | WEBCHAT_ENV
+        tmp_path_factory.mktemp("stack"), extra_env=fake_telegram.env | WEBCHAT_ENV | outbox
     ).start()
     try:
         yield running

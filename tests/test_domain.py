@@ -27,6 +27,8 @@ def test_every_response_is_used() -> None:
             ("bot/desk", "*.py"),
             # The handoff transitions tell the customer what the desk did.
             ("bot", "handoffs.py"),
+            # What the customer is told later: notices, surveys and 回访 (bot/outbox.py).
+            ("bot", "outbox*.py"),
         )
         for p in sorted((ROOT / folder).glob(pattern))
     )

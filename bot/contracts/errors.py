@@ -38,6 +38,10 @@ INVALID_TRANSITION = "invalid_transition"
 NOT_CLOSED = "not_closed"
 ALREADY_RATED = "already_rated"
 ALREADY_REVIEWED = "already_reviewed"
+# The survey of this round of the order is over (14 days after its close).
+RATING_EXPIRED = "rating_expired"
+# The 回访 of this order has been answered, expired or cancelled by a reopen.
+FOLLOWUP_CLOSED = "followup_closed"
 # The phone check of a work order (POST /api/workorders/{id}/verify-phone).
 NO_PHONE_ON_RECORD = "no_phone_on_record"
 PHONE_TRIES_USED = "phone_tries_used"  # this conversation used its tries on this order

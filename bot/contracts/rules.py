@@ -91,12 +91,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "waiting_parts": ("repaired",),
     "repaired": ("ready_for_pickup", "closed"),
     "ready_for_pickup": ("closed",),
-    "closed": (),
+    # Reopened (the 回访 found the fault back): booked again from the start, in a new round.
+    "closed": ("created",),
     "cancelled": (),
 }
 CHANGEABLE = ("created", "scheduled", "accepted")
-# Orders a station still has to work on (its load).
-OPEN_STATUSES = tuple(s for s in TRANSITIONS if TRANSITIONS[s])
+# Orders a station still has to work on (its load); a closed order can be reopened but is done.
+OPEN_STATUSES = tuple(s for s in TRANSITIONS if s not in ("closed", "cancelled"))
 # An on-site order has been answered once the engineer is on the way (the promised response).
 RESPONDED = ("on_the_way", "diagnosing", "waiting_parts", "repaired", "ready_for_pickup", "closed")
 MAX_RESCHEDULES = 3

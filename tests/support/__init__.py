@@ -12,6 +12,8 @@ harness.
 - rest.py: a customer on the REST channel; one turn's replies, intent, actions and slots.
 - chat.py: the web chat secret of the stack and tokens made with it.
 - desk.py: a support-desk user (login cookie, CSRF header, websocket) and desk accounts.
+- webchat_customer.py: a web-chat customer's socket, and the benchmarks' latency table.
+- outbox.py: orders moved along and the outbox worker driven on a moving clock.
 - fake_telegram.py: a fake Telegram Bot API server on loopback.
 - telegram_updates.py: updates as Telegram sends them, delivered to the stack's webhook.
 """

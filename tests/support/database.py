@@ -40,8 +40,14 @@ def fixed_clock() -> Clock:
 
 def settings_for(url: str) -> Settings:
     # No early-warning scan of its own: a test scans when it chooses (tests/backend/test_alerts.py).
+    # The outbox tests run the worker's steps themselves, on a clock they move.
     return Settings.from_env(
-        {"BOT_DATABASE_URL": url, "BOT_API_TOKEN": API_TOKEN, "BOT_INSIGHT_SCAN_SECONDS": "0"}
+        {
+            "BOT_DATABASE_URL": url,
+            "BOT_API_TOKEN": API_TOKEN,
+            "BOT_INSIGHT_SCAN_SECONDS": "0",
+            "BOT_OUTBOX_WORKER": "off",
+        }
     )
 
 

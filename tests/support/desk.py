@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestClient
 
 from bot.desk.accounts import COOKIE, CSRF_HEADER
 from tests.support.stack import BIN, ROOT, Stack
