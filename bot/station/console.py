@@ -21,13 +21,13 @@ from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, Routes, path_param
 from bot.clock import Clock
 from bot.contracts.base import Query
-from bot.contracts.errors import INVALID_BODY
+from bot.contracts.errors import INVALID_BODY, INVALID_TRANSITION
 from bot.contracts.ids import normalize_work_order_id
-from bot.contracts.rules import OPEN_STATUSES, SLOT_ENDS, TRANSITIONS, Status
+from bot.contracts.rules import OPEN_STATUSES, REOPEN, SLOT_ENDS, Status, station_steps
 from bot.contracts.workorders import StepIn, TransitionIn, WorkOrder
 from bot.desk import accounts
 from bot.desk.accounts import STATION, LoggedOut, LoginIn, Me, current
-from bot.errors import Invalid, NotFound, not_found
+from bot.errors import Invalid, NotFound, Refused, not_found
 from bot.sanbao import Fault
 from bot.settings import Settings
 from bot.station.dispatch import Sla, is_late, response_sla
@@ -223,7 +223,7 @@ async def _detail(request: web.Request, conn: AsyncConnection, order_id: str) ->
         late=card.late,
         sla=card.sla,
         verdict=await _verdict(conn, row.serial, clock.today()),
-        next=list(TRANSITIONS[row.status]),
+        next=list(station_steps(row.status)),
         similar=await similar(conn, clock, row.model_code, row.error_code, order_id),
     )
 
@@ -262,7 +262,9 @@ async def step(request: web.Request, body: StepIn) -> OrderDetail:
     staff = current(request)
     code = _station(request)
     async with request.config_dict[DB].write() as conn:
-        await _own_order(conn, order_id, code)
+        row = await _own_order(conn, order_id, code)
+        if (row.status, body.to) == REOPEN:
+            raise Refused(INVALID_TRANSITION, "a station does not reopen an order; the 回访 does")
         await advance(
             conn,
             request.config_dict[CLOCK],

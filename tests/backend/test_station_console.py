@@ -200,6 +200,8 @@ async def test_a_drop_off_repair_through_its_whole_life_cycle(
     assert {e["actor"] for e in timeline[2:]} == {"station:BJ01:bj01"}
     assert detail["next"] == []
     await step(client, bj01, order, 409, to="closed", outcome=outcome)
+    # Reopening is the customer's (the 回访), not the station's.
+    await step(client, bj01, order, 409, to="created")
     async with db.read() as conn:
         repair = (
             await conn.execute(
