@@ -329,11 +329,21 @@ def _schema_ref(annotation: Any) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{annotation.__name__}"}
 
 
+def _content(response: Any) -> dict[str, Any]:
+    """A JSON model, or a file's media type (a download such as ``text/csv``)."""
+    if response is None:
+        return {}
+    if isinstance(response, str):
+        return {response: {"schema": {"type": "string", "format": "binary"}}}
+    return {"application/json": {"schema": _schema_ref(response)}}
+
+
 def openapi_document(routes: Sequence[Routes], *, title: str, version: str) -> dict[str, Any]:
     operations = [op for r in routes for op in r.operations]
     models: dict[str, type[BaseModel]] = {}
     for op in operations:
-        for m in _models_in(op.response) + _models_in(op.body):
+        shape = None if isinstance(op.response, str) else op.response
+        for m in _models_in(shape) + _models_in(op.body):
             models[m.__name__] = m
     components = pydantic_schema(list(models.values()), ref_prefix="#/components/schemas/")
     components["definitions"]["Error"] = {
@@ -371,9 +381,7 @@ def openapi_document(routes: Sequence[Routes], *, title: str, version: str) -> d
             "responses": {
                 str(op.status): {
                     "description": "OK",
-                    "content": {"application/json": {"schema": _schema_ref(op.response)}}
-                    if op.response is not None
-                    else {},
+                    "content": _content(op.response),
                 },
                 **{
                     str(code): {

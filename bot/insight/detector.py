@@ -399,7 +399,9 @@ def design(mu: float, phi: float, arl0: float, shift: float = 2.0) -> Design:
     size = max(8, math.ceil(1.5 * guess * r))
     while True:
         arls = run_lengths(mu, phi, k_steps, r, size)
-        if arls[-1] >= arl0:
+        # Any threshold will do, not only the largest: for high rates (40 a day) the ARL of the
+        # largest thresholds is lost to rounding, and waiting for it grew the chain without end.
+        if (arls >= arl0).any():
             break
         size = math.ceil(size * 1.5)
     h_steps = int(np.argmax(arls >= arl0)) + 1

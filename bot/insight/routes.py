@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from bot.api import CLOCK, DB, ApiError, Routes
 from bot.contracts.base import Body, Query
@@ -13,6 +14,43 @@ from bot.desk.accounts import audit, current
 from bot.insight.alerts import Action, decide, list_alerts
 
 routes = Routes("insight", audience="supervisor")
+
+
+class Decision(BaseModel):
+    action: str
+    reason: str
+    staff: str
+    at: datetime
+
+
+class RegionOut(BaseModel):
+    region: str
+    observed: int
+    expected: float
+
+
+class AlertOut(BaseModel):
+    """An alert as stored (``tables.insight_alerts``), with every decision on it."""
+
+    id: int
+    raised_on: date
+    model_code: str
+    fault_code: str
+    region: str | None
+    rule: str
+    since: date
+    observed: int
+    expected: float
+    p_value: float
+    statistic: float
+    threshold: float
+    arl0_days: float
+    units: float | None
+    regions: list[RegionOut]
+    summary: str
+    status: str
+    created_at: datetime
+    decisions: list[Decision]
 
 
 def _supervisor(request: web.Request) -> int:
@@ -31,6 +69,7 @@ class AlertQuery(Query):
     "/desk/api/insight/alerts",
     summary="Early-warning alerts, newest first, with every decision (supervisors)",
     query=AlertQuery,
+    response=list[AlertOut],
     errors=(401, 403),
 )
 async def read_alerts(request: web.Request, query: AlertQuery) -> list[dict[str, Any]]:
@@ -48,6 +87,7 @@ class DecisionIn(Body):
     "/desk/api/insight/alerts/{id}/decisions",
     summary="Acknowledge, dismiss (with a reason) or escalate an alert to quality (supervisors)",
     body=DecisionIn,
+    response=AlertOut,
     errors=(400, 401, 403, 404, 409),
 )
 async def decide_alert(request: web.Request, body: DecisionIn) -> dict[str, Any]:

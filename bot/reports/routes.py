@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Extra, Field
 
 from bot.api import CLOCK, DB, ApiError, Routes
 from bot.desk.accounts import current
@@ -15,6 +15,37 @@ from bot.reports.charts import CHARTS, Filters
 from bot.reports.exports import OrderFilters, csv_chunks, page, xlsx_file
 
 routes = Routes("reports", audience="supervisor")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Period(BaseModel):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class Chart(BaseModel):
+    """One chart's figures; the fields depend on the chart (``bot.reports.charts``)."""
+
+    days: list[str] | None = None
+
+    class Config:
+        extra = Extra.allow
+
+
+class OrderRow(BaseModel):
+    id: str
+    created_at: str
+    status: str
+    kind: str
+    model_code: str
+    error_code: str
+    fault: str
+    station_code: str
+    channel: str
+    slot_date: str
+    rating: int | str
+
+
 PAGE_FILE = Path(__file__).resolve().parent.parent / "static" / "desk" / "reports.html"
 
 
@@ -29,6 +60,7 @@ DEFAULT_DAYS = 30
 @routes.get(
     "/desk/api/reports/period",
     summary="The page's default period: the last 30 days in the service's time zone",
+    response=Period,
     errors=(401, 403),
 )
 async def default_period(request: web.Request, _: None) -> dict[str, str]:
@@ -45,6 +77,7 @@ class ChartFilters(Filters):
     "/desk/api/reports/chart",
     summary="One chart's figures over a period (supervisors; from the daily rollups)",
     query=ChartFilters,
+    response=Chart,
     errors=(401, 403, 404),
 )
 async def read_chart(request: web.Request, query: ChartFilters) -> dict[str, Any]:
@@ -64,6 +97,7 @@ class OrderPage(OrderFilters):
     "/desk/api/reports/orders",
     summary="The work orders behind a chart's bar, 200 at a time (supervisors)",
     query=OrderPage,
+    response=list[OrderRow],
     errors=(401, 403),
 )
 async def list_orders(request: web.Request, query: OrderPage) -> list[dict[str, Any]]:
@@ -80,6 +114,7 @@ def _filename(f: OrderFilters, ext: str) -> str:
     "/desk/api/reports/orders.csv",
     summary="The work orders behind the charts as CSV, UTF-8 with BOM (supervisors)",
     query=OrderFilters,
+    response="text/csv",
     errors=(401, 403),
 )
 async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamResponse:
@@ -102,6 +137,7 @@ async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamRes
     "/desk/api/reports/orders.xlsx",
     summary="The work orders behind the charts as an Excel workbook (supervisors)",
     query=OrderFilters,
+    response=XLSX,
     errors=(401, 403),
 )
 async def export_xlsx(request: web.Request, query: OrderFilters) -> web.StreamResponse:
@@ -110,7 +146,7 @@ async def export_xlsx(request: web.Request, query: OrderFilters) -> web.StreamRe
         spooled = await xlsx_file(conn, request.config_dict[CLOCK], query)
     response = web.StreamResponse(
         headers={
-            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Type": XLSX,
             "Content-Disposition": f'attachment; filename="{_filename(query, "xlsx")}"',
         }
     )
