@@ -52,3 +52,20 @@ def test_every_response_is_used() -> None:
             continue
         unused.append(name)
     assert unused == []
+
+
+# Pictographs and dingbats: where no colour-emoji font is installed (many desktops, Chromium in
+# a container) they render as empty boxes, so a reply must never lean on one.
+EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]")
+
+
+def test_no_reply_carries_an_emoji() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    found = [
+        (name, variant.get("text", ""))
+        for name, variants in domain["responses"].items()
+        for variant in variants
+        if EMOJI.search(str(variant.get("text", "")))
+        or any(EMOJI.search(str(b.get("title", ""))) for b in variant.get("buttons") or [])
+    ]
+    assert found == []

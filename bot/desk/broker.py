@@ -83,7 +83,8 @@ async def record_event(
     message = message_of(event)
     if message is None:
         return
-    words = message.text
+    # What the customer saw: a button's title, not its payload (/affirm).
+    words = message.shown
     data: dict[str, Any] | None = None
     if message.sender == "user":
         kind = "customer"
