@@ -92,7 +92,7 @@ def test_a_handoff_says_one_thing_and_the_agent_is_announced(
     open_chat(customer, stack.backend_url)
     say(customer, "我的平板充不进电")
     expect(customer.locator(".msg.bot").first).to_be_visible(timeout=SECONDS)
-    customer.locator("header .person").click()
+    say(customer, "转人工")
     last = customer.locator(".msg.bot").last
     expect(last).to_contain_text("转接", timeout=SECONDS)
     expect(last).to_contain_text(re.compile(r"排在第 \d+ 位"))
@@ -103,7 +103,9 @@ def test_a_handoff_says_one_thing_and_the_agent_is_announced(
     try:
         agent = desk.new_page()
         log_in(agent, stack.backend_url, "chat-ux")
-        agent.locator("#list li", has_text="充不进电").first.click()
+        handoff = re.search(r"HO\d{8}-\d{4}", last.inner_text())
+        assert handoff, last.inner_text()
+        agent.locator(f'#list li[data-id="{handoff.group(0)}"]').click()
         agent.click("#claim")
         notice = customer.locator(".notice", has_text="已接入")
         expect(notice).to_have_text("人工客服 张敏 已接入", timeout=SECONDS)

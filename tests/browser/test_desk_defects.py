@@ -53,7 +53,7 @@ def desk(browser: Browser, stack: Stack) -> Iterator[BrowserContext]:
 def warranty_then_person(customer: Page, stack: Stack) -> None:
     """A verdict (several lines in one bot turn), a click on its "预约维修", then a person."""
     open_chat(customer, stack.backend_url)
-    customer.locator("#empty button", has_text="查保修").click()
+    say(customer, "查保修")
     expect(customer.locator(".msg.bot").last).to_contain_text("序列号", timeout=SECONDS)
     say(customer, "PF8M3X6T")
     expect(customer.locator(".msg.bot", has_text="依据")).to_have_count(1, timeout=SECONDS)
@@ -61,7 +61,7 @@ def warranty_then_person(customer: Page, stack: Stack) -> None:
     expect(customer.locator(".msg.user").last).to_have_text(re.compile("预约维修"))
     replies = customer.locator(".msg.bot").count()
     expect(customer.locator(".msg.bot")).not_to_have_count(replies, timeout=SECONDS)
-    customer.locator("header .person").click()
+    say(customer, "转人工")
     expect(customer.locator(".msg.bot").last).to_contain_text("转接", timeout=SECONDS)
 
 
