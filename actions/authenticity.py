@@ -17,6 +17,11 @@ from bot.contracts.ids import normalize_security_code
 from bot.contracts.rules import CONSUMABLE_CATEGORIES
 
 
+def grouped(code: str) -> str:
+    """A security code in groups of four, as printed on the label: 8861 2203 5540 9172."""
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
 class ValidateAuthenticityForm(BackendFormValidation):
     retry = "/verify_authenticity"
 
@@ -54,12 +59,12 @@ class ActionVerifyCode(BackendAction):
             )
             return done
         if check.result == "unknown" or check.product is None:
-            dispatcher.utter_message(response="utter_code_unknown", code=check.code)
+            dispatcher.utter_message(response="utter_code_unknown", code=grouped(check.code))
             return done
         if check.result == "genuine":
             dispatcher.utter_message(
                 response="utter_code_genuine",
-                code=check.code,
+                code=grouped(check.code),
                 model_name=check.product.model_name,
                 batch=check.product.batch_code,
                 produced_on=check.product.produced_on.isoformat(),
@@ -68,7 +73,7 @@ class ActionVerifyCode(BackendAction):
         first = check.first_queried_at
         dispatcher.utter_message(
             response="utter_code_already_queried",
-            code=check.code,
+            code=grouped(check.code),
             model_name=check.product.model_name,
             previous=check.query_count - 1,
             first_queried_at=first.strftime("%Y-%m-%d %H:%M") if first else "",

@@ -31,6 +31,7 @@ from actions.conversation import (
 )
 from bot.client import ServiceError
 from bot.contracts.masking import mask_phone
+from bot.contracts.transcript import AGENT_JOINED, DESK_AGENT, DESK_EVENT
 
 REASONS = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
 
@@ -88,8 +89,38 @@ class ActionHandoff(TurnAction):
             # Pausing without a record would leave the customer waiting for nobody.
             dispatcher.utter_message(response="utter_handoff_failed")
             return []
-        dispatcher.utter_message(response="utter_handoff", handoff_id=handoff.id)
+        if handoff.desk_open is False:
+            # Nobody will answer before the desk opens: say so at once, with the choices, and
+            # leave the conversation running so those buttons reach the bot. The backend has
+            # recorded that the customer was told, so the desk does not say it a second time.
+            dispatcher.utter_message(response="utter_desk_after_hours")
+            return [SlotSet("handoff_id", handoff.id)]
+        dispatcher.utter_message(
+            response="utter_handoff",
+            handoff_id=handoff.id,
+            queue_position=handoff.queue_position or 1,
+        )
         return [SlotSet("handoff_id", handoff.id), ConversationPaused()]
+
+
+class ActionDeskAgentJoined(TurnAction):
+    """The agent's greeting when they claim (the desk runs it): sent with the agent's name in
+    its metadata, so every channel and the desk show it as the agent's, and marked as the
+    joining notice so the web chat can say plainly that a person took over."""
+
+    def name(self) -> str:
+        return "action_desk_agent_joined"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        agent = tracker.get_slot(DESK_AGENT)
+        metadata = {DESK_AGENT: agent, DESK_EVENT: AGENT_JOINED} if agent else {}
+        dispatcher.utter_message(response="utter_desk_agent_joined", **metadata)
+        return []
+        metadata = {DESK_AGENT: agent, DESK_EVENT: AGENT_JOINED}
+        dispatcher.utter_message(response="utter_desk_agent_joined", **metadata)
+        return []
 
 
 class ValidateCallbackForm(FormValidationAction):

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +34,7 @@ from bot import tables
 from bot.api import (
     CLOCK,
     DB,
+    SETTINGS,
     ApiError,
     Reply,
     Routes,
@@ -327,7 +328,7 @@ async def _assign(
     except ApiError:
         await _undo_assign(db, clock, row, holder, by, what, before)
         raise
-    await tell(rasa, row.conversation_id, "utter_desk_agent_joined")
+    await tell(rasa, row.conversation_id, "action_desk_agent_joined")
 
 
 async def _undo_assign(
@@ -456,10 +457,34 @@ async def _set_status(conn: AsyncConnection, clock: Clock, handoff_id: str, stat
     errors=(404,),
 )
 async def create_handoff(request: web.Request, body: HandoffIn) -> Handoff | Reply:
-    clock = request.config_dict[CLOCK]
+    clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
+    desk_open = settings.desk_open(clock.now())
     async with request.config_dict[DB].write() as conn:
         row, new = await create(conn, clock, body, idempotency_key(request))
-    return _out(row, clock) if new else Reply(_out(row, clock), 200)
+        if new and not desk_open:
+            # The bot tells the customer about the hours in this same turn; the waiting
+            # check (bot.desk.waiting) must not say it again.
+            await set_assignment(conn, row.id, notified_at=clock.to_db(clock.now()))
+        place = await queue_position(conn, row) if desk_open else None
+    out = _out(row, clock).copy(update={"desk_open": desk_open, "queue_position": place})
+    return out if new else Reply(out, 200)
+
+
+async def queue_position(conn: AsyncConnection, row: Row) -> int | None:
+    """The handoff's place among the customers waiting (1 = next), None once claimed."""
+    if row.status != "waiting":
+        return None
+    h = tables.handoffs
+    ahead = await conn.scalar(
+        select(func.count())
+        .select_from(h)
+        .where(
+            h.c.status == "waiting",
+            (h.c.created_at < row.created_at)
+            | ((h.c.created_at == row.created_at) & (h.c.id < row.id)),
+        )
+    )
+    return int(ahead or 0) + 1
 
 
 def _id(request: web.Request) -> str:

@@ -265,6 +265,11 @@ class Settings:
             outbox=OutboxSettings.from_env(env),
         )
 
+    def desk_open(self, moment: datetime) -> bool:
+        """Whether people answer at the desk at `moment` (local time)."""
+        start, end = self.desk_hours
+        return start <= moment.strftime("%H:%M") < end
+
     @property
     def public_origins(self) -> tuple[str, ...]:
         """Origins (scheme://host:port) the chat page and the desk are opened from."""

@@ -3,8 +3,9 @@
 Live: `WebchatOutput` emits each bot message whole as `bot_uttered` to the conversation's room
 (one bubble per message). History: `transcript` renders the stored conversation for
 `GET /webhooks/webchat/history`. Both carry `ts` (the tracker event's timestamp, the key the
-page uses to tell a live message from the same message in the transcript) and `agent` (the
-support-desk agent who wrote it); buttons and quick replies become `{title, payload}`.
+page uses to tell a live message from the same message in the transcript), `agent` (the
+support-desk agent who wrote it) and `event` ("agent_joined" on the agent's greeting, which
+the page shows as a notice); buttons and quick replies become `{title, payload}`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import Event
 from socketio import AsyncServer
 
-from bot.contracts.transcript import DESK_AGENT, messages
+from bot.contracts.transcript import AGENT_JOINED, DESK_AGENT, DESK_EVENT, messages
 
 BOT_EVENT = "bot_uttered"
 HISTORY_LIMIT = 300
@@ -52,6 +53,8 @@ class WebchatOutput(OutputChannel):
         agent = extra.get(DESK_AGENT)
         if isinstance(agent, str) and agent:
             message["agent"] = agent
+        if extra.get(DESK_EVENT) == AGENT_JOINED:
+            message["event"] = AGENT_JOINED
         # Local fan-out to the room's sockets: queued, never waits on a slow client.
         await self.sio.emit(BOT_EVENT, message, room=recipient_id)
 
@@ -101,6 +104,8 @@ def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> list[dict
             line["text"] = message.text
         if message.agent:
             line["agent"] = message.agent
+        if message.event:
+            line["event"] = message.event
         for key in _BOT_FIELDS:
             value = message.data.get(key)
             if value:

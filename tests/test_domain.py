@@ -62,3 +62,18 @@ def test_every_work_order_status_has_a_label_for_customers() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     missing = [s for s in TRANSITIONS if f"utter_label_status_{s}" not in domain["responses"]]
     assert missing == []
+# Pictographs and dingbats: where no colour-emoji font is installed (many desktops, Chromium in
+# a container) they render as empty boxes, so a reply must never lean on one.
+EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]")
+
+
+def test_no_reply_carries_an_emoji() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    found = [
+        (name, variant.get("text", ""))
+        for name, variants in domain["responses"].items()
+        for variant in variants
+        if EMOJI.search(str(variant.get("text", "")))
+        or any(EMOJI.search(str(b.get("title", ""))) for b in variant.get("buttons") or [])
+    ]
+    assert found == []

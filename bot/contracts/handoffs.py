@@ -62,6 +62,10 @@ class Handoff(BaseModel):
     complaint_id: str | None
     created_at: datetime
     updated_at: datetime
+    # Set only in the answer to opening a handoff, so the bot says one thing to the customer:
+    # the place in the queue when the desk is open, the after-hours choices when it is not.
+    desk_open: bool | None = None
+    queue_position: int | None = Field(None, description="1 = next to be served")
 
 
 class HandoffQuery(Query):

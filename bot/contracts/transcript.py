@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 DESK_AGENT = "desk_agent"
+# A bot event that is a change of who answers (an agent joined) says so under this key.
+DESK_EVENT = "desk_event"
+AGENT_JOINED = "agent_joined"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Message:
     agent: str | None = None
     # A bot message's buttons, images and other rich parts, as Rasa keeps them.
     data: Mapping[str, Any] = field(default_factory=dict)
+    # The desk event this message announces (`AGENT_JOINED`), if any.
+    event: str | None = None
 
     @property
     def button_titles(self) -> list[Any]:
@@ -47,6 +52,7 @@ def message_of(event: Mapping[str, Any]) -> Message | None:
         return Message("user", text, stamp, shown=shown)
     if kind == "bot":
         agent = metadata.get(DESK_AGENT)
+        event_name = metadata.get(DESK_EVENT)
         return Message(
             "bot",
             text,
@@ -54,6 +60,7 @@ def message_of(event: Mapping[str, Any]) -> Message | None:
             shown=text,
             agent=agent if isinstance(agent, str) and agent else None,
             data=event.get("data") or {},
+            event=event_name if isinstance(event_name, str) and event_name else None,
         )
     return None
 

@@ -100,7 +100,8 @@ def line_of(conversation: str, event: dict[str, Any]) -> Line | None:
         kind = "agent" if message.agent else "bot"
         data = {"agent": message.agent, "buttons": message.button_titles}
     sent_at = float(event.get("timestamp") or time.time())
-    words = message.text
+    # What the customer saw: a button's title, not its payload (/affirm).
+    words = message.shown
     return Line(kind, words, data, sent_at, dedupe_key(conversation, kind, sent_at, words))
 
 

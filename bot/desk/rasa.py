@@ -88,8 +88,8 @@ class Rasa:
         await self.append(conversation, [{"event": "resume"}], latest=False)
 
     async def utter(self, conversation: str, response: str) -> None:
-        """Run one response of the domain on the customer's channel (the words live in
-        domain.yml, not in the desk)."""
+        """Run one response (or action) of the domain on the customer's channel (the words
+        live in domain.yml, not in the desk)."""
         await self._call("POST", conversation, "execute", {"name": response}, latest=True)
         # The bot now waits for the customer, as after any turn: without this the rules (which
         # start with the customer's message after action_listen) do not match the next message.
@@ -114,7 +114,8 @@ def transcript(tracker: dict[str, Any]) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for message in messages(tracker.get("events") or []):
         if message.sender == "user":
-            lines.append({"kind": "customer", "text": message.text, "sent_at": message.timestamp})
+            # What the customer saw: a button's title, not its payload (/affirm).
+            lines.append({"kind": "customer", "text": message.shown, "sent_at": message.timestamp})
             continue
         lines.append(
             {

@@ -30,14 +30,9 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0
 
 
-def desk_open(settings: Settings, moment: datetime) -> bool:
-    start, end = settings.desk_hours
-    return start <= moment.strftime("%H:%M") < end
-
-
 def notice_for(settings: Settings, clock: Clock, created: datetime) -> str | None:
     """Which notice this waiting customer is due, if any, now."""
-    if not desk_open(settings, clock.now()):
+    if not settings.desk_open(clock.now()):
         return "utter_desk_after_hours"
     if clock.now() - created >= timedelta(seconds=settings.desk_wait_seconds):
         return "utter_desk_no_agent"

@@ -27,6 +27,8 @@ async def test_genuine_then_already_queried(service: ServiceClient, domain: dict
     events, first = await verify(GENUINE_CODE, domain)
     assert events == [SlotSet("security_code", None), SlotSet("last_code_checked", GENUINE_CODE)]
     assert responses(first) == ["utter_code_genuine"]
+    # As printed on the label, so the customer can compare it at a glance.
+    assert first.messages[0]["code"] == "8861 2203 5540 9172"
     _, second = await verify(GENUINE_CODE, domain, sender="c2")
     assert responses(second) == ["utter_code_already_queried"]
     assert second.messages[0]["previous"] == 1

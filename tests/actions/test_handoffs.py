@@ -11,6 +11,7 @@ from actions.complaints import ActionRecordComplaint, severity
 from actions.handoffs import (
     ActionDefaultAskAffirmation,
     ActionDefaultFallback,
+    ActionDeskAgentJoined,
     ActionHandoff,
     ActionRequestCallback,
     ValidateCallbackForm,
@@ -67,6 +68,7 @@ async def test_the_handoff_carries_the_package_and_pauses(
     )
     events = await ActionHandoff().run(dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_handoff"]
+    assert dispatcher.messages[0]["queue_position"] == 1
     [handoff] = await service.handoffs(conversation_id="c-42")
     assert events == [SlotSet("handoff_id", handoff.id), ConversationPaused()]
     assert handoff.reason == "requested"
@@ -74,6 +76,21 @@ async def test_the_handoff_carries_the_package_and_pauses(
     assert handoff.package["serial"] == "PF7D2V5L"
     assert handoff.package["warranty"] == "可以换货"
     assert handoff.package["last_message"] == "转人工"
+
+
+async def test_the_agent_joined_greeting_carries_the_agent_and_the_event(
+    dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("转人工", "request_human", slots={"desk_agent": "张敏"})
+    assert await ActionDeskAgentJoined().run(dispatcher, tracker, domain) == []
+    [message] = dispatcher.messages
+    # Rasa keeps these extra keys as the bot event's metadata, which the channels and the
+    # desk read (bot.contracts.transcript).
+    assert (message["response"], message["desk_agent"], message["desk_event"]) == (
+        "utter_desk_agent_joined",
+        "张敏",
+        "agent_joined",
+    )
 
 
 async def test_no_pause_when_the_desk_cannot_be_reached(

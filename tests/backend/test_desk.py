@@ -265,7 +265,7 @@ async def test_of_two_agents_claiming_at_once_one_wins(
     assert loser["error"]["code"] == "not_waiting"
     assert winner["holder"] in ("张敏", "李强") and winner["status"] == "assigned"
     # Only the winner told Rasa anything: the customer is greeted by the right name.
-    assert rasa.kinds(conversation) == ["slot+pause", "execute:utter_desk_agent_joined", "action"]
+    assert rasa.kinds(conversation) == ["slot+pause", "execute:action_desk_agent_joined", "action"]
     assert rasa.slot(conversation, "desk_agent") == winner["holder"]
     assert await audit_of(staff["wang"], handoff) == [(winner["holder"], "claimed")]
 
@@ -282,7 +282,7 @@ async def test_transfer_to_a_colleague(
     moved = await zhang.ok("POST", f"{base}/transfer", {"to": li.id})
     assert (moved["holder"], moved["status"]) == ("李强", "assigned")
     assert rasa.paused(conversation) and rasa.slot(conversation, "desk_agent") == "李强"
-    assert rasa.said(conversation) == ["utter_desk_agent_joined"] * 2
+    assert rasa.said(conversation) == ["action_desk_agent_joined"] * 2
     assert await zhang.refused("POST", f"{base}/messages", {"text": "还在吗"}) == (
         409,
         "not_holding",

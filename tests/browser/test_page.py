@@ -23,17 +23,10 @@ from playwright.sync_api import (
 )
 
 from bot.contracts.chat_tokens import read_token
+from tests.support.browser import PHONE
 from tests.support.chat import CHAT_SECRET, expired_token
 from tests.support.stack import ROOT, Stack
 
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-}
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
 SCREENSHOTS = ROOT / "results" / "screenshots"
 ASK_CODE = "16 位防伪码"

@@ -114,6 +114,30 @@
     parent.appendChild(img);
   }
 
+  // Buttons answer the question they came with: once the conversation moves on (the customer
+  // writes or clicks, or a person takes over) the earlier ones no longer apply.
+  function retireChoices() {
+    log.querySelectorAll(".choices:not(.used)").forEach(function (group) {
+      group.classList.add("used");
+    });
+    log.querySelectorAll(".choices button:not([disabled])").forEach(function (button) {
+      button.disabled = true;
+    });
+  }
+
+  // "10:05" for today, "11月20日 10:05" before; `seconds` since the epoch (a Rasa timestamp).
+  function addTime(item, seconds) {
+    var when = typeof seconds === "number" ? new Date(seconds * 1000) : new Date();
+    var now = new Date();
+    var time = document.createElement("time");
+    time.className = "time";
+    time.dateTime = when.toISOString();
+    var clock = String(when.getHours()).padStart(2, "0") + ":" + String(when.getMinutes()).padStart(2, "0");
+    time.textContent = when.toDateString() === now.toDateString() ? clock
+      : (when.getMonth() + 1) + "月" + when.getDate() + "日 " + clock;
+    item.appendChild(time);
+  }
+
   function addChoices(parent, choices, kind) {
     var list = (choices || []).filter(function (c) { return c && c.title; });
     if (!list.length) return;
@@ -138,6 +162,10 @@
     var item = document.createElement("div");
     item.className = "msg bot";
     if (typeof message.agent === "string" && message.agent) {
+      // A person answers from here on: the bot's earlier offers are over.
+      retireChoices();
+      if (message.event === "agent_joined") notice("人工客服 " + message.agent + " 已接入");
+      item.classList.add("from-agent");
       var label = document.createElement("span");
       label.className = "agent";
       label.textContent = "人工客服 " + message.agent;
@@ -182,16 +210,18 @@
     addChoices(item, message.buttons, "buttons");
     addChoices(item, message.quick_replies, "quick-replies");
     if (!item.querySelector(".bubble, img, .card, .choices")) return null;
+    addTime(item, message.ts);
     return append(item);
   }
 
-  function renderUser(text) {
+  function renderUser(text, seconds) {
     var item = document.createElement("div");
     item.className = "msg user";
     var bubble = document.createElement("div");
     bubble.className = "bubble";
     bubble.textContent = text;
     item.appendChild(bubble);
+    addTime(item, seconds);
     return append(item);
   }
 
@@ -271,7 +301,8 @@
             if (state.loaded) stopWaiting();
             renderBot(message);
           } else if (!state.loaded && message.text) {
-            renderUser(message.text);
+            retireChoices();
+            renderUser(message.text, message.ts);
           }
         });
         state.loaded = true;
@@ -297,6 +328,7 @@
   // `display` is what the customer sees as their bubble (a button's title for its payload).
   function send(text, display) {
     if (!state.socket || !text.trim()) return false;
+    retireChoices();
     var bubble = renderUser(display || text);
     bubble.classList.add("pending");
     var data = { message: text, message_id: newId() };
@@ -318,6 +350,13 @@
     });
     return true;
   }
+
+  // The first screen's common tasks and the header's "转人工": a payload, shown as its title.
+  document.querySelectorAll("[data-payload]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      send(button.dataset.payload, button.textContent.trim());
+    });
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();

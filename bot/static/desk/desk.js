@@ -11,7 +11,9 @@ let me = null;
 let scope = "queue";
 let selected = null;    // the open handoff
 let items = [];
-let seen = new Set();   // transcript lines already shown (customer/bot/agent by timestamp)
+// Transcript lines already shown, by kind, timestamp and words: the lines of one bot turn
+// share a timestamp to the millisecond, so the timestamp alone would drop all but the first.
+let seen = new Set();
 
 async function api(method, path, body) {
   const headers = { "Content-Type": "application/json" };
@@ -72,6 +74,9 @@ async function refreshLists() {
   const results = await Promise.all(scopes.map((s) => api("GET", `/desk/api/handoffs?scope=${s}`)));
   scopes.forEach((s, i) => { $(`#count-${s}`).textContent = results[i].length; });
   items = results[scopes.indexOf(scope)] || [];
+  // For desk-alerts.js (tab title, notifications) and desk-keys.js.
+  document.dispatchEvent(new CustomEvent("desk:lists",
+    { detail: { queue: results[0], mine: results[1] } }));
   items.forEach((item) => { item.loadedAt = Date.now(); });
   renderList();
 }
@@ -82,14 +87,16 @@ function renderList() {
     const seconds = item.waited_seconds +
       (item.status === "waiting" ? Math.floor((Date.now() - item.loadedAt) / 1000) : 0);
     const p = item.package || {};
-    return el("li", { class: `item ${item.reason}${selected && selected.id === item.id ? " selected" : ""}`,
-      "data-id": item.id },
-      el("div", {}, el("b", {}, REASONS[item.reason] || item.reason), " · ",
-        CHANNELS[item.channel] || item.channel, item.callback_phone ? ` · 回电 ${item.callback_phone}` : ""),
-      el("div", { class: "summary" }, (p.fault || p.last_message || "").slice(0, 60)),
-      el("div", { class: "muted" }, [p.model_code, p.serial].filter(Boolean).join(" ") || item.conversation_id),
-      el("div", { class: "muted" }, item.status === "waiting" ? `已等待 ${waited(seconds)}`
-        : `${item.holder || ""} 处理中 · 等待了 ${waited(item.waited_seconds)}`));
+    const current = selected && selected.id === item.id;
+    // A button inside the item, so the queue is reachable by Tab and opened by Enter or Space.
+    return el("li", { class: `item ${item.reason}${current ? " selected" : ""}`, "data-id": item.id },
+      el("button", { type: "button", class: "open", "aria-current": current ? "true" : "false" },
+        el("span", {}, el("b", {}, REASONS[item.reason] || item.reason), " · ",
+          CHANNELS[item.channel] || item.channel, item.callback_phone ? ` · 回电 ${item.callback_phone}` : ""),
+        el("span", { class: "summary" }, (p.fault || p.last_message || "").slice(0, 60)),
+        el("span", { class: "muted" }, [p.model_code, p.serial].filter(Boolean).join(" ") || item.conversation_id),
+        el("span", { class: "muted" }, item.status === "waiting" ? `已等待 ${waited(seconds)}`
+          : `${item.holder || ""} 处理中 · 等待了 ${waited(item.waited_seconds)}`)));
   }));
 }
 
@@ -111,12 +118,13 @@ function line(kind, text, who, buttons) {
   const item = el("li", { class: `line ${kind}` },
     el("span", { class: "who" }, who || KINDS[kind] || kind), el("span", { class: "text" }, text));
   if (buttons && buttons.length) item.append(el("span", { class: "buttons" }, `［${buttons.join("］［")}］`));
-  $("#transcript").append(item);
-  item.scrollIntoView({ block: "end" });
+  const transcript = $("#transcript");
+  transcript.append(item);
+  transcript.scrollTop = transcript.scrollHeight;
 }
 
 function showLine(kind, text, who, buttons, sentAt) {
-  const key = sentAt != null ? `${kind}:${Number(sentAt).toFixed(3)}` : null;
+  const key = sentAt != null ? `${kind}:${Number(sentAt).toFixed(3)}:${text}` : null;
   if (key && seen.has(key)) return;
   if (key) seen.add(key);
   line(kind, text, who, buttons);
@@ -164,6 +172,8 @@ async function open(id) {
   $("#partial").hidden = data.transcript_complete;
   $("#conversation").hidden = false;
   $("#actions").hidden = false;
+  // Open at the latest message: the lines were added while the pane may still have been hidden.
+  $("#transcript").scrollTop = $("#transcript").scrollHeight;
   updateActions();
   renderList();
   const canned = await api("GET", `/desk/api/handoffs/${id}/canned`).catch(() => []);
@@ -203,11 +213,15 @@ async function act(promise) {
 }
 
 async function send() {
-  const text = $("#text").value.trim();
+  const box = $("#text");
+  const text = box.value.trim();
   if (!text || !selected) return;
   const note = $("#as-note").checked;
+  // Cleared at once, so what the agent types or picks while this is on its way stays; put
+  // back only if it failed and the box is still empty.
+  box.value = "";
   const done = await act(api("POST", `/desk/api/handoffs/${selected.id}/${note ? "notes" : "messages"}`, { text }));
-  if (done) $("#text").value = "";
+  if (!done && !box.value) box.value = text;
 }
 
 $("#send").addEventListener("click", send);
@@ -245,15 +259,22 @@ function refreshSoon() {
   refreshTimer = setTimeout(refreshLists, 150);
 }
 
+// Said in words as well as colour.
+function setLive(on) {
+  $("#live").className = on ? "live on" : "live off";
+  $("#live").textContent = on ? "● 实时连接中" : "○ 连接已断开";
+}
+
 function connect() {
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/desk/ws`);
-  socket.onopen = () => { $("#live").className = "live on"; refreshLists(); };
+  socket.onopen = () => { setLive(true); refreshLists(); };
   socket.onclose = () => {
-    $("#live").className = "live off";
+    setLive(false);
     if (me) setTimeout(connect, 1000);
   };
   socket.onmessage = (event) => {
     const m = JSON.parse(event.data);
+    document.dispatchEvent(new CustomEvent("desk:feed", { detail: m }));
     if (m.kind === "state") {
       refreshSoon();
       if (selected && m.handoff_id === selected.id) {
