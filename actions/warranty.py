@@ -63,6 +63,20 @@ def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
         if verdict.days_since_invoice is not None
         else text(domain, "utter_verdict_no_invoice")
     )
+    main = next((c for c in verdict.coverage if c.requires == "main_part" and c.active), None)
+    if verdict.part is None and main is not None and verdict.remedy == "paid_repair":
+        # No part named: one verdict for the weakest group would hide that the main parts
+        # are still free. Say both groups, in the same sentence.
+        return text(
+            domain,
+            "utter_verdict_by_group",
+            model_name=verdict.model_name,
+            serial=verdict.serial,
+            age=age,
+            policy_title=verdict.policy_title,
+            until=main.ends_on.isoformat(),
+            options=options,
+        )
     return text(
         domain,
         "utter_verdict",
@@ -138,6 +152,9 @@ class ActionPolicyAnswer(BackendAction):
             for v in (
                 entity(tracker, "product"),
                 entity(tracker, "model"),
+                # 硒鼓, 墨水, 感光鼓, 电池 are parts to the NLU and categories with their
+                # own policy tables to the backend: asked about alone, their table answers.
+                entity(tracker, "part"),
                 tracker.get_slot("device_category"),
             )
             if v
