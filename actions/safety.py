@@ -15,12 +15,20 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import TurnAction
 from actions.conversation import latest_text
-from bot.contracts.safety import hazard
+from bot.contracts.safety import Hazard, hazard
 from bot.normalize import normalize_text
 
 BOOKING = "booking_form"
+INSTRUCTIONS: dict[Hazard, str] = {
+    "swelling": "utter_hazard_swelling",
+    "smoke": "utter_hazard_smoke",
+    "burning": "utter_hazard_burning",
+    "sparks": "utter_hazard_sparks",
+    "liquid": "utter_hazard_liquid",
+    "overheat": "utter_hazard_overheat",
+}
 # When the words name no hazard after all (a button, a hand-written /report_hazard).
-DEFAULT_HAZARD = "smoke"
+DEFAULT_HAZARD: Hazard = "smoke"
 NEXT = "utter_hazard_next"  # a booking or a person, as buttons
 NEXT_IN_BOOKING = "utter_hazard_booking_goes_on"
 
@@ -35,7 +43,7 @@ class ActionSafety(TurnAction):
         words = latest_text(tracker)
         kind = hazard(normalize_text(words)) or DEFAULT_HAZARD
         booking = tracker.active_loop_name == BOOKING
-        dispatcher.utter_message(response=f"utter_hazard_{kind}")
+        dispatcher.utter_message(response=INSTRUCTIONS[kind])
         dispatcher.utter_message(response=NEXT_IN_BOOKING if booking else NEXT)
         # The diagnosis ends here: the next "还是不行" must not bring a troubleshooting step.
         events: list[EventType] = [SlotSet("kb_case", None), SlotSet("kb_step", None)]

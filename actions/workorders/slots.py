@@ -56,6 +56,9 @@ async def choose_slot(
     if wanted is None:
         dispatcher.utter_message(response="utter_slot_not_understood", value=shown(value))
         return {"booking_slot": None}
+    if wanted.in_the_past(clock().today()):
+        dispatcher.utter_message(response="utter_slot_in_the_past", when=shown(value))
+        return {"booking_slot": None}
     match = next(
         (s for s in await free_slots(station_code) if wanted.accepts(s.date, s.start)), None
     )
