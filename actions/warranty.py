@@ -20,7 +20,7 @@ from actions.common import (
 )
 from actions.conversation import entity, idempotency_key
 from bot.client import Conflict, Invalid, NotFound
-from bot.contracts.warranty import Verdict
+from bot.contracts.warranty import CoverageOut, Verdict
 from bot.sanbao import Policy
 
 # Policy questions without a product are about PCs: the state regulation is the usual subject.
@@ -50,6 +50,13 @@ class ValidateWarrantyForm(BackendFormValidation):
         return {}
 
 
+def _by_group(verdict: Verdict) -> CoverageOut | None:
+    """The main parts' coverage, when no part was named and the rest is paid by now."""
+    if verdict.part is not None or verdict.remedy != "paid_repair":
+        return None
+    return next((c for c in verdict.coverage if c.requires == "main_part" and c.active), None)
+
+
 def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
     options = joined(
         domain,
@@ -63,8 +70,8 @@ def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
         if verdict.days_since_invoice is not None
         else text(domain, "utter_verdict_no_invoice")
     )
-    main = next((c for c in verdict.coverage if c.requires == "main_part" and c.active), None)
-    if verdict.part is None and main is not None and verdict.remedy == "paid_repair":
+    main = _by_group(verdict)
+    if main is not None:
         # No part named: one verdict for the weakest group would hide that the main parts
         # are still free. Say both groups, in the same sentence.
         return text(
@@ -106,7 +113,9 @@ class ActionWarrantyVerdict(BackendAction):
         verdict = await client().verdict(str(serial), part=part)
         summary = verdict_text(domain, verdict)
         dispatcher.utter_message(text=summary)
-        for reason in verdict.reasons:
+        # The "past the warranty, paid repair" reason would contradict the main parts' line.
+        reasons = [] if _by_group(verdict) is not None else verdict.reasons
+        for reason in reasons:
             article = (
                 text(domain, "utter_verdict_article", source=verdict.source, article=reason.article)
                 if reason.article

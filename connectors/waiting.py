@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 QUEUE_PLACE = "utter_desk_queue_place"
 DEFAULT_MINUTES_PER_CUSTOMER = 3
 _ASKS_ABOUT_WAIT = re.compile(
-    r"多久|多长时间|多長時間|几分钟|幾分鐘|有人吗|有人嗎|有人在|人呢|在吗|在嗎|还要等|還要等|等了|"
-    r"怎么还没|怎麼還沒|还没人|还在排|排到|轮到|輪到|how long|anyone|hello\??$|喂",
+    r"久|多长时间|多長時間|几分钟|幾分鐘|有人吗|有人嗎|有人在|有没有人|有沒有人|人呢|在吗|在嗎|"
+    r"还要等|還要等|等了|怎么还没|怎麼還沒|还没人|还在排|排到|轮到|輪到|how long|anyone|"
+    r"hello\??$|喂|^[?？!！。.…\s]+$",
     re.I,
 )
 

@@ -21,6 +21,7 @@ from bot.contracts.safety import hazard
 
 INTENT_NAME = "report_hazard"
 CONFIDENCE = "confidence"
+OTHERS_SCALE = 0.5
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -44,6 +45,11 @@ class HazardCheck(GraphComponent):
         others = [r for r in ranking if r[INTENT_NAME_KEY] != INTENT_NAME]
         if hazard(text):
             top = {INTENT_NAME_KEY: INTENT_NAME, CONFIDENCE: 1.0}
+            # The classifier's guesses stay as a ranking, scaled down: the FallbackClassifier
+            # reads two confidences within its ambiguity threshold as "not sure" and would ask
+            # "您是想排查故障吗？" instead of giving the safety instruction.
+            for other in others:
+                other[CONFIDENCE] = float(other.get(CONFIDENCE) or 0.0) * OTHERS_SCALE
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [top, *others], add_to_output=True)
             return

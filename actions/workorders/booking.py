@@ -110,7 +110,7 @@ class ValidateBookingForm(BackendFormValidation):
     async def validate_booking_slot(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return await choose_slot(value, tracker.get_slot("station_code"), dispatcher)
+        return await choose_slot(value, tracker.get_slot("station_code"), dispatcher, tracker)
 
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -61,7 +61,7 @@ async def correction(tracker: Tracker, dispatcher: CollectingDispatcher) -> dict
         return {**again, "address": None}
     wanted = parse_when(text, clock().today())
     if wanted is not None and (wanted.days or wanted.half or wanted.at or wanted.earliest):
-        chosen = await choose_slot(text, tracker.get_slot("station_code"), dispatcher)
+        chosen = await choose_slot(text, tracker.get_slot("station_code"), dispatcher, tracker)
         return {**again, **chosen}
     if _TIME.search(text):
         return {**again, "booking_slot": None}

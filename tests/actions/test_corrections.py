@@ -8,8 +8,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.workorders.booking import ValidateBookingForm
+from actions.workorders.slots import choose_slot
 from bot.client import ServiceClient
-from tests.support.trackers import make_tracker, responses
+from tests.support.trackers import make_tracker, responses, user_event
 
 SUMMARY = {
     "repair_kind": "on_site",
@@ -77,3 +78,24 @@ async def test_a_plain_yes_or_no_at_the_summary_stays_one(
     events, dispatcher = await at_summary("嗯……这个嘛", "inform", "嗯……这个嘛", domain)
     assert SlotSet("booking_confirmed", None) in events
     assert responses(dispatcher) == ["utter_booking_what_to_change"]
+
+
+async def test_the_clock_time_counts_even_when_the_slot_holds_only_the_day_part(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    # The time entity is "下周一下午"; the customer said "下周一下午三点半".
+    dispatcher = CollectingDispatcher()
+    chosen = await choose_slot(
+        "下周一下午", "BJ01", dispatcher, make_tracker("下周一下午三点半", "inform")
+    )
+    assert chosen == {"booking_slot": "2026-11-23T15:30"}
+
+
+async def test_a_time_without_a_day_takes_the_day_said_just_before(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "上午十点半", "inform", history=[user_event("单子能挪到下周一吗", "reschedule_booking")]
+    )
+    chosen = await choose_slot("上午十点半", "BJ01", CollectingDispatcher(), tracker)
+    assert chosen == {"booking_slot": "2026-11-23T10:30"}

@@ -101,9 +101,10 @@ async def refusal(base: str, auth: Any) -> str:
 
 async def history(base: str, authorization: str | None) -> tuple[int, Any]:
     headers = {"Authorization": authorization} if authorization else {}
-    async with aiohttp.ClientSession() as session, session.get(
-        base + HISTORY, headers=headers
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(base + HISTORY, headers=headers) as reply,
+    ):
         return reply.status, await reply.json()
 
 

@@ -105,7 +105,7 @@ async def test_a_customer_waiting_for_a_person_who_asks_how_long_gets_the_queue_
 ) -> None:
     turn = await say(session, stack.rasa_url, "waiting-long", "找个真人客服")
     assert turn.paused
-    for question in ("还要等多久", "喂 有人嗎？"):
+    for question in ("还要等多久", "喂 有人嗎？", "？？？"):
         status, replies = await post(
             session, stack.rasa_url, {"sender": "waiting-long", "message": question}
         )

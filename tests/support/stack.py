@@ -69,30 +69,34 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        return os.environ | {
-            "PYTHONPATH": str(ROOT),
-            "RASA_TELEMETRY_ENABLED": "false",
-            "BOT_DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
-            "BOT_PORT": str(self.backend_port),
-            "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
-            "BOT_API_TOKEN": API_TOKEN,
-            "REST_CHANNEL_TOKEN": REST_TOKEN,
-            # The tests and benchmarks send many messages from one address, fast.
-            "CHANNEL_RATE_PER_CONVERSATION": "6000/1000",
-            "CHANNEL_RATE_PER_CLIENT": "60000/10000",
-            "BOT_CLOCK": FROZEN_AT,
-            # The stories check many codes from one address.
-            "BOT_VERIFY_PER_MINUTE": "1000",
-            "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
-            # The web chat page finds this stack's Rasa socket.
-            "CHAT_SOCKET_URL": self.rasa_url,
-            # The desk reads this stack's Rasa and its event table.
-            "BOT_RASA_URL": self.rasa_url,
-            "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
-            "ACTIONS_TOKEN": self.actions_token,
-            # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
-            "RASA_TOKEN": "",
-        } | self.extra_env
+        return (
+            os.environ
+            | {
+                "PYTHONPATH": str(ROOT),
+                "RASA_TELEMETRY_ENABLED": "false",
+                "BOT_DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
+                "BOT_PORT": str(self.backend_port),
+                "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
+                "BOT_API_TOKEN": API_TOKEN,
+                "REST_CHANNEL_TOKEN": REST_TOKEN,
+                # The tests and benchmarks send many messages from one address, fast.
+                "CHANNEL_RATE_PER_CONVERSATION": "6000/1000",
+                "CHANNEL_RATE_PER_CLIENT": "60000/10000",
+                "BOT_CLOCK": FROZEN_AT,
+                # The stories check many codes from one address.
+                "BOT_VERIFY_PER_MINUTE": "1000",
+                "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
+                # The web chat page finds this stack's Rasa socket.
+                "CHAT_SOCKET_URL": self.rasa_url,
+                # The desk reads this stack's Rasa and its event table.
+                "BOT_RASA_URL": self.rasa_url,
+                "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
+                "ACTIONS_TOKEN": self.actions_token,
+                # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
+                "RASA_TOKEN": "",
+            }
+            | self.extra_env
+        )
 
     @property
     def events_db(self) -> Path:
