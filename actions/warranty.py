@@ -20,7 +20,7 @@ from actions.common import (
 )
 from actions.conversation import entity, idempotency_key
 from bot.client import Conflict, Invalid, NotFound
-from bot.contracts.warranty import Verdict
+from bot.contracts.warranty import CoverageOut, Verdict
 from bot.sanbao import Policy
 
 # Policy questions without a product are about PCs: the state regulation is the usual subject.
@@ -50,6 +50,13 @@ class ValidateWarrantyForm(BackendFormValidation):
         return {}
 
 
+def _by_group(verdict: Verdict) -> CoverageOut | None:
+    """The main parts' coverage, when no part was named and the rest is paid by now."""
+    if verdict.part is not None or verdict.remedy != "paid_repair":
+        return None
+    return next((c for c in verdict.coverage if c.requires == "main_part" and c.active), None)
+
+
 def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
     options = joined(
         domain,
@@ -63,6 +70,20 @@ def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
         if verdict.days_since_invoice is not None
         else text(domain, "utter_verdict_no_invoice")
     )
+    main = _by_group(verdict)
+    if main is not None:
+        # No part named: one verdict for the weakest group would hide that the main parts
+        # are still free. Say both groups, in the same sentence.
+        return text(
+            domain,
+            "utter_verdict_by_group",
+            model_name=verdict.model_name,
+            serial=verdict.serial,
+            age=age,
+            policy_title=verdict.policy_title,
+            until=main.ends_on.isoformat(),
+            options=options,
+        )
     return text(
         domain,
         "utter_verdict",
@@ -92,7 +113,9 @@ class ActionWarrantyVerdict(BackendAction):
         verdict = await client().verdict(str(serial), part=part)
         summary = verdict_text(domain, verdict)
         dispatcher.utter_message(text=summary)
-        for reason in verdict.reasons:
+        # The "past the warranty, paid repair" reason would contradict the main parts' line.
+        reasons = [] if _by_group(verdict) is not None else verdict.reasons
+        for reason in reasons:
             article = (
                 text(domain, "utter_verdict_article", source=verdict.source, article=reason.article)
                 if reason.article
@@ -138,6 +161,9 @@ class ActionPolicyAnswer(BackendAction):
             for v in (
                 entity(tracker, "product"),
                 entity(tracker, "model"),
+                # 硒鼓, 墨水, 感光鼓, 电池 are parts to the NLU and categories with their
+                # own policy tables to the backend: asked about alone, their table answers.
+                entity(tracker, "part"),
                 tracker.get_slot("device_category"),
             )
             if v

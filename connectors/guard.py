@@ -1,5 +1,8 @@
 """No customer is left without an answer, whatever fails behind the channel.
 
+A customer waiting for a person who asks how long gets their place in the queue
+(`connectors/waiting.py`).
+
 When the action server is down, an action raises, or a turn takes too long, Rasa logs
 "actions events are lost" and sends nothing. Every channel of this project hands its messages
 to Rasa through `Guard.handle`, which counts what went out and, if nothing did (and the
@@ -21,6 +24,8 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import response
 from sanic.response import HTTPResponse
+
+from connectors.waiting import QUEUE_PLACE, asks_about_wait, minutes_per_customer, queue_place
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +102,21 @@ class Guard:
             log.warning("no reply within %.0f s for %s", self.reply_timeout, message.sender_id)
         except Exception:
             log.exception("processing a message of %s failed", message.sender_id)
-        if counter.sent == 0 and not await is_paused(agent, message.sender_id):
+        if counter.sent:
+            return
+        if not await is_paused(agent, message.sender_id):
             await counter.inner.send_text_message(
                 message.sender_id, domain_text(agent, APOLOGY, counter.name())
             )
+        elif asks_about_wait(message.text):
+            # Paused for a person who has not come yet: the customer asks how long.
+            place = await queue_place(message.sender_id)
+            if place is not None:
+                answer = domain_text(agent, QUEUE_PLACE, counter.name())
+                minutes = place * minutes_per_customer()
+                await counter.inner.send_text_message(
+                    message.sender_id, answer.format(place=place, minutes=minutes)
+                )
 
 
 def error_response(status: int, code: str, message: str) -> HTTPResponse:

@@ -75,9 +75,7 @@ class WebchatOutput(OutputChannel):
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, {"image": image}, kwargs)
 
-    async def send_attachment(
-        self, recipient_id: str, attachment: Any, **kwargs: Any
-    ) -> None:
+    async def send_attachment(self, recipient_id: str, attachment: Any, **kwargs: Any) -> None:
         await self._emit(recipient_id, {"attachment": attachment}, kwargs)
 
     async def send_elements(

@@ -19,7 +19,8 @@ from actions.common import (
     read_phone,
     text,
 )
-from actions.conversation import idempotency_key
+from actions.conversation import idempotency_key, latest_text
+from actions.workorders.corrections import correction, kind_from_words
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import contact_line
 from bot.client import Conflict
@@ -65,7 +66,9 @@ class ValidateBookingForm(BackendFormValidation):
     async def validate_repair_kind(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        kind = value if value in ("on_site", "drop_off", "remote") else None
+        # "不用上门了 我自己送过去" holds the entity 上门; the words say a drop-off.
+        kind = kind_from_words(latest_text(tracker)) or value
+        kind = kind if kind in ("on_site", "drop_off", "remote") else None
         # Another kind of service may need another station.
         return {"repair_kind": kind, "station_code": None, "booking_slot": None}
 
@@ -107,12 +110,24 @@ class ValidateBookingForm(BackendFormValidation):
     async def validate_booking_slot(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return await choose_slot(value, tracker.get_slot("station_code"), dispatcher)
+        return await choose_slot(value, tracker.get_slot("station_code"), dispatcher, tracker)
 
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return read_phone(value, dispatcher)
+
+    async def validate_booking_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        changed = await correction(tracker, dispatcher)
+        if changed is not None:
+            return changed
+        if isinstance(value, bool):
+            return {"booking_confirmed": value}
+        # Words that are neither yes, no nor a correction: say what can be changed.
+        dispatcher.utter_message(response="utter_booking_what_to_change")
+        return {"booking_confirmed": None}
 
     async def validate_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -70,7 +70,7 @@ class ValidateRescheduleForm(ProofValidation, BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         order = await client().work_order(str(tracker.get_slot("work_order_id")))
-        return await choose_slot(value, order.station.code, dispatcher)
+        return await choose_slot(value, order.station.code, dispatcher, tracker)
 
 
 class ActionReschedule(BackendAction):

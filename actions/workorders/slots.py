@@ -8,7 +8,9 @@ pressed button among the customer's words.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from itertools import islice
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -17,11 +19,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, client, clock, label, shown
+from actions.conversation import history, latest_text
 from actions.dates import parse_when
 from bot.contracts.rules import slot_key, split_slot_key
 from bot.contracts.stations import Slot
 
 SLOT_CHOICES = 6
+# How far back a day named earlier still counts for a time given without one.
+EARLIER_MESSAGES = 4
 
 
 def slot_value(day: date, start: str) -> str:
@@ -46,15 +51,45 @@ async def free_slots(station_code: str) -> list[Slot]:
     return [s for s in slots if s.free > 0]
 
 
+def _words(value: Any, tracker: Tracker | None) -> str:
+    """The customer's words for the time: the whole message when the slot holds only the part
+    the entity extractor found ("下周四下午" of "下周四下午三点半")."""
+    said = latest_text(tracker) if tracker is not None else ""
+    if said and not said.startswith("/") and str(value or "") in said:
+        return said
+    return str(value or "")
+
+
+def _earlier_days(tracker: Tracker | None, today: date) -> tuple[date, ...] | None:
+    """The day named in an earlier message of this request ("能挪到后天吗", then "上午十点半")."""
+    if tracker is None:
+        return None
+    for said in islice(history(tracker), 1, EARLIER_MESSAGES + 1):
+        earlier = parse_when(said.typed or "", today) if said.typed else None
+        if earlier is not None and earlier.days:
+            return earlier.days
+    return None
+
+
 async def choose_slot(
-    value: Any, station_code: str | None, dispatcher: CollectingDispatcher
+    value: Any,
+    station_code: str | None,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker | None = None,
 ) -> dict[str, Any]:
     """A free slot matching the customer's words ("明天下午") or button ("2026-11-21T09:00")."""
     if not station_code:
         return {"booking_slot": None}
-    wanted = parse_when(str(value or ""), clock().today())
+    today = clock().today()
+    wanted = parse_when(_words(value, tracker), today)
+    if wanted is not None and wanted.days is None and wanted.exact_start is None:
+        days = _earlier_days(tracker, today)
+        wanted = replace(wanted, days=days) if days else wanted
     if wanted is None:
         dispatcher.utter_message(response="utter_slot_not_understood", value=shown(value))
+        return {"booking_slot": None}
+    if wanted.in_the_past(clock().today()):
+        dispatcher.utter_message(response="utter_slot_in_the_past", when=shown(value))
         return {"booking_slot": None}
     match = next(
         (s for s in await free_slots(station_code) if wanted.accepts(s.date, s.start)), None

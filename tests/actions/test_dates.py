@@ -48,3 +48,34 @@ def test_a_slot_button() -> None:
 @pytest.mark.parametrize("text", ["随便", "哈哈", "", "2月30号", "13月1号"])
 def test_no_time(text: str) -> None:
     assert parse_when(text, FRIDAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "accepted", "refused"),
+    [
+        # Clock times, in words and digits, 繁體 included; 1-6 o'clock is the afternoon.
+        ("明天下午三點半", date(2026, 11, 21), "15:30", "13:30"),
+        ("明天15:30", date(2026, 11, 21), "15:30", "09:00"),
+        ("明天两点", date(2026, 11, 21), "14:00", "09:00"),
+        ("周六早上九点半", date(2026, 11, 21), "09:00", "13:30"),
+        ("明天三点半以后", date(2026, 11, 21), "16:00", "13:30"),
+        ("明天10点前", date(2026, 11, 21), "09:00", "10:30"),
+    ],
+)
+def test_clock_times(text: str, day: date, accepted: str, refused: str) -> None:
+    when = parse_when(text, FRIDAY)
+    assert when is not None
+    assert when.accepts(day, accepted)
+    assert not when.accepts(day, refused)
+
+
+@pytest.mark.parametrize("text", ["快一点", "早点来", "一点点问题"])
+def test_words_with_dian_are_not_clock_times(text: str) -> None:
+    when = parse_when(text, FRIDAY)
+    assert when is None or (when.at is None and when.earliest is None)
+
+
+def test_a_day_in_the_past_is_known_as_such() -> None:
+    when = parse_when("昨天上午", FRIDAY)
+    assert when is not None and when.in_the_past(FRIDAY)
+    assert not parse_when("明天上午", FRIDAY).in_the_past(FRIDAY)  # type: ignore[union-attr]

@@ -22,12 +22,16 @@ async def test_a_description_starts_the_first_step(
     assert responses(dispatcher) == ["utter_diagnosis_intro", "utter_diagnosis_step"]
     assert dispatcher.messages[1]["number"] == 1
     case = next(e["value"] for e in events if e["name"] == "kb_case")
+    others = next(e["value"] for e in events if e["name"] == "kb_candidates")
     assert events == [
         SlotSet("fault", "打印机卡纸了，纸卡在里面拿不出来"),
         SlotSet("kb_case", case),
         SlotSet("steps_tried", []),
+        SlotSet("kb_candidates", others),
         SlotSet("kb_step", 0.0),
     ]
+    # The other likely cases are kept for "不是这个", the case itself is not among them.
+    assert others and case not in others and len(others) <= 3
     assert (await service.case(case)).category == "printer"
 
 
@@ -115,3 +119,129 @@ async def test_backend_down_apologises_with_a_retry(
     assert events == []
     assert responses(dispatcher) == ["utter_backend_down"]
     assert dispatcher.messages[0]["retry"] == "/report_fault"
+
+
+async def test_not_this_case_offers_the_other_candidates_as_buttons(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "不是这个问题",
+        "deny",
+        slots={"kb_case": "KB004", "kb_step": 0.0, "kb_candidates": ["KB007", "KB052", "KB004"]},
+    )
+    events = await ActionDiagnosisStep().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_other_cases"]
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert payloads == [
+        '/choose_case{"case_code":"KB007"}',
+        '/choose_case{"case_code":"KB052"}',
+        "/request_human",
+    ]
+    # No next step of the wrong case; the candidates wait for the choice.
+    assert events == [SlotSet("kb_candidates", ["KB007", "KB052"]), SlotSet("kb_step", None)]
+
+
+async def test_the_not_this_button_is_a_wrong_case_too(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        '/deny{"case_code":"other"}',
+        "deny",
+        entities=[{"entity": "case_code", "value": "other"}],
+        slots={"kb_case": "KB004", "kb_step": 1.0, "kb_candidates": ["KB007"]},
+    )
+    await ActionDiagnosisStep().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_other_cases"]
+
+
+async def test_not_this_but_that_starts_the_case_the_customer_names(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "不对 不是脱机 是纸卡在里面拿不出来",
+        "deny",
+        slots={"kb_case": "KB004", "kb_step": 0.0, "product": "打印机"},
+    )
+    events = await ActionDiagnosisStep().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_diagnosis_intro", "utter_diagnosis_step"]
+    chosen = next(e["value"] for e in events if e["name"] == "kb_case")
+    assert chosen != "KB004"
+    assert "卡纸" in (await service.case(chosen)).title
+
+
+async def test_a_candidate_is_chosen_by_button_or_by_its_place(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    for text, entities in (
+        ('/choose_case{"case_code":"KB052"}', [{"entity": "case_code", "value": "KB052"}]),
+        ("第二个", []),
+    ):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(
+            text,
+            "choose_case",
+            entities=entities,
+            slots={"kb_case": "KB004", "kb_candidates": ["KB007", "KB052"]},
+        )
+        events = await ActionDiagnose().run(dispatcher, tracker, domain)
+        assert SlotSet("kb_case", "KB052") in events
+        assert SlotSet("kb_candidates", ["KB007"]) in events
+        assert responses(dispatcher) == ["utter_diagnosis_intro", "utter_diagnosis_step"]
+
+
+async def test_a_detail_at_a_step_searches_again_with_everything_said(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "每页都有一条竖的黑线",
+        "report_fault",
+        slots={"kb_case": "KB004", "kb_step": 0.0, "fault": "打印机打出来的东西有问题"},
+    )
+    events = await ActionDiagnose().run(dispatcher, tracker, domain)
+    assert SlotSet("fault", "打印机打出来的东西有问题 每页都有一条竖的黑线") in events
+    assert SlotSet("kb_case", "KB007") in events
+
+
+async def test_a_detail_that_confirms_the_case_goes_on_to_the_next_step(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "是黑色的竖线 每张都在左边",
+        "inform",
+        slots={"kb_case": "KB007", "kb_step": 0.0, "fault": "激光打印出来有竖线条纹"},
+    )
+    events = await ActionDiagnose().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_diagnosis_step"]
+    assert dispatcher.messages[0]["number"] == 2
+    assert SlotSet("kb_step", 1.0) in events
+
+
+async def test_a_yes_that_is_not_fixed_is_not_called_solved(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    running = {"kb_case": "KB031", "kb_step": 0.0}
+    dispatcher = CollectingDispatcher()
+    await ActionDiagnosisDone().run(dispatcher, make_tracker("嗯", "affirm", slots=running), domain)
+    assert responses(dispatcher) == ["utter_ask_step_result"]
+    for said in ("好了 可以打字了", "/affirm"):
+        dispatcher = CollectingDispatcher()
+        await ActionDiagnosisDone().run(
+            dispatcher, make_tracker(said, "affirm", slots=running), domain
+        )
+        assert responses(dispatcher) == ["utter_glad_solved"]
+
+
+async def test_a_no_after_a_digression_carries_on_and_without_a_case_asks_what_else(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionDiagnosisStep().run(
+        dispatcher,
+        make_tracker("还是不行", "deny", slots={"kb_case": "KB001", "kb_step": 0.0}),
+        domain,
+    )
+    assert responses(dispatcher) == ["utter_diagnosis_step"]
+    assert SlotSet("kb_step", 1.0) in events
+    dispatcher = CollectingDispatcher()
+    assert await ActionDiagnosisStep().run(dispatcher, make_tracker("不用", "deny"), domain) == []
+    assert responses(dispatcher) == ["utter_anything_else"]

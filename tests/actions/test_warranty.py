@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -77,6 +78,17 @@ async def test_an_expired_printer(
     assert "付费维修" in dispatcher.messages[0]["text"]
 
 
+async def test_without_a_part_the_main_parts_still_free_are_said_with_the_paid_others(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    # PF4N9C2H: a laptop 400 days after its invoice; other parts paid, main parts free.
+    await ActionWarrantyVerdict().run(
+        dispatcher, make_tracker("", slots={"serial_number": "PF4N9C2H"}), domain
+    )
+    summary = dispatcher.messages[0]["text"]
+    assert "主要部件" in summary and "2027-" in summary and "付费维修" in summary
+
+
 async def test_a_policy_question_is_answered_with_its_article(
     service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
 ) -> None:
@@ -99,6 +111,20 @@ async def test_a_printer_policy_question_uses_the_manufacturer_policy(
     )
     assert responses(dispatcher)[0] == "utter_policy_overview"
     assert "打印" in dispatcher.messages[0]["title"]
+
+
+@pytest.mark.parametrize(("part", "title"), [("硒鼓", "耗材"), ("墨水", "耗材"), ("电池", "电池")])
+async def test_a_consumable_policy_question_is_answered_from_its_own_table(
+    service: ServiceClient, domain: dict[str, Any], part: str, title: str
+) -> None:
+    dispatcher = CollectingDispatcher()
+    said = f"{part}坏了给换吗"
+    found = {"entity": "part", "value": part, "start": 0, "end": len(part)}
+    await ActionPolicyAnswer().run(
+        dispatcher, make_tracker(said, "ask_warranty_policy", entities=[found]), domain
+    )
+    assert title in dispatcher.messages[0]["title"], dispatcher.messages[0]
+    assert "微型计算机" not in dispatcher.messages[0]["title"]
 
 
 async def test_buying_an_extension(

@@ -32,9 +32,7 @@ SESSIONS = "/api/chat/sessions"
 
 
 @pytest.fixture
-async def chat(
-    aiohttp_client: Callable[..., Any], settings: Settings, clock: Clock
-) -> TestClient:
+async def chat(aiohttp_client: Callable[..., Any], settings: Settings, clock: Clock) -> TestClient:
     client: TestClient = await aiohttp_client(
         create_app(replace(settings, chat_secret=SECRET), clock)
     )
@@ -158,9 +156,9 @@ def test_a_token_stops_working_when_it_expires() -> None:
     assert rejected.value.code == "token_expired"
     # A tampered payload (another session id) breaks the signature.
     head, _, signature = token.split(".")
-    other = base64.urlsafe_b64encode(
-        json.dumps(_claims(sub=new_session_id())).encode()
-    ).rstrip(b"=")
+    other = base64.urlsafe_b64encode(json.dumps(_claims(sub=new_session_id())).encode()).rstrip(
+        b"="
+    )
     with pytest.raises(TokenRejected):
         read_token(SECRET, f"{head}.{other.decode()}.{signature}", now=expires - 1)
 

@@ -79,4 +79,3 @@ def test_the_console_needs_a_login(stack: Stack, browser: Browser) -> None:
     page.click("#login-form button")
     expect(page.locator("#login-error")).to_contain_text("不对", timeout=SECONDS)
     expect(page.locator("#desk")).to_be_hidden()
-

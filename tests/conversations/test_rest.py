@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -91,12 +92,27 @@ async def test_a_conversation_handed_to_a_person_keeps_every_message(
     assert turn.actions == ["action_handoff"] and turn.paused
     # The bot is silent while a person has the conversation (no apology either) ...
     status, replies = await post(
-        session, stack.rasa_url, {"sender": "handed-over", "message": "还在吗？我的电脑修好了吗"}
+        session, stack.rasa_url, {"sender": "handed-over", "message": "我的电脑修好了吗"}
     )
     assert status == 200 and replies == []
     # ... and the message waits in the conversation for the agent.
     events = (await tracker(session, stack.rasa_url, "handed-over"))["events"]
-    assert [e["text"] for e in events if e["event"] == "user"][-1] == "还在吗？我的电脑修好了吗"
+    assert [e["text"] for e in events if e["event"] == "user"][-1] == "我的电脑修好了吗"
+
+
+async def test_a_customer_waiting_for_a_person_who_asks_how_long_gets_the_queue_place(
+    stack: Stack, session: aiohttp.ClientSession
+) -> None:
+    turn = await say(session, stack.rasa_url, "waiting-long", "找个真人客服")
+    assert turn.paused
+    for question in ("还要等多久", "喂 有人嗎？", "？？？"):
+        status, replies = await post(
+            session, stack.rasa_url, {"sender": "waiting-long", "message": question}
+        )
+        assert status == 200 and len(replies) == 1, question
+        assert re.search(r"排在第 \d+ 位，预计大约 \d+ 分钟", replies[0]["text"]), replies
+    # Still the desk's conversation: the question is kept for the agent, the bot did not resume.
+    assert (await say(session, stack.rasa_url, "waiting-long", "我的打印机卡纸")).paused
 
 
 @pytest.fixture(scope="module")

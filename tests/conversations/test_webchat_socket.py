@@ -98,9 +98,7 @@ async def refusal(stack: Stack, auth: Any) -> str:
 
 def history(stack: Stack, token: str | None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(
-        f"{stack.rasa_url}/webhooks/webchat/history", headers=headers
-    )
+    request = urllib.request.Request(f"{stack.rasa_url}/webhooks/webchat/history", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())

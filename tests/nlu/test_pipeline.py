@@ -69,3 +69,24 @@ def test_ids_and_traditional_characters_come_out_canonical(
     result = parse(text)
     assert result["intent"]["name"] == intent
     assert (entity, value) in {(e["entity"], e["value"]) for e in result["entities"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "笔记本底壳慢慢拱起来了",
+        "笔记本下面鼓出来一块 触摸板都顶起来了",  # the classifier is sure it is a fault too
+        "主機有股糊味",
+        "插头那边啪地冒了个火花",
+        "打印机上泼了半瓶水",
+    ],
+)
+def test_a_hazard_is_report_hazard_whatever_the_classifier_thinks(parse: Any, text: str) -> None:
+    result = parse(text)
+    assert result["intent"]["name"] == "report_hazard"
+    assert result["intent"]["confidence"] == 1.0
+
+
+@pytest.mark.parametrize("text", ["没进水啊 就是屏幕不亮", "不烫 就是风扇响", "打印机显示脱机"])
+def test_a_denied_or_absent_hazard_is_not_one(parse: Any, text: str) -> None:
+    assert parse(text)["intent"]["name"] != "report_hazard"
