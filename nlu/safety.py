@@ -36,15 +36,26 @@ class HazardCheck(GraphComponent):
     ) -> HazardCheck:
         return cls()
 
+    # What a subclass forces, and on which words (nlu/handoffs.py: an explicit ask for a person).
+    intent = INTENT_NAME
+
     @staticmethod
-    def _check(message: Message) -> None:
+    def matches(text: str) -> bool:
+        return hazard(text)
+
+    @staticmethod
+    def gives_way(text: str) -> bool:
+        """The classifier guessed the intent, but the words say otherwise."""
+        return not hazard(text)
+
+    def _check(self, message: Message) -> None:
         text = message.get(TEXT)
         if not isinstance(text, str) or not text or text.startswith("/"):
             return
         ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY)]
-        others = [r for r in ranking if r[INTENT_NAME_KEY] != INTENT_NAME]
-        if hazard(text):
-            top = {INTENT_NAME_KEY: INTENT_NAME, CONFIDENCE: 1.0}
+        others = [r for r in ranking if r[INTENT_NAME_KEY] != self.intent]
+        if self.matches(text):
+            top = {INTENT_NAME_KEY: self.intent, CONFIDENCE: 1.0}
             # The classifier's guesses stay as a ranking, scaled down: the FallbackClassifier
             # reads two confidences within its ambiguity threshold as "not sure" and would ask
             # "您是想排查故障吗？" instead of giving the safety instruction.
@@ -54,7 +65,7 @@ class HazardCheck(GraphComponent):
             message.set(INTENT_RANKING_KEY, [top, *others], add_to_output=True)
             return
         current = message.get(INTENT) or {}
-        if current.get(INTENT_NAME_KEY) == INTENT_NAME and others:
+        if current.get(INTENT_NAME_KEY) == self.intent and others and self.gives_way(text):
             message.set(INTENT, others[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, others, add_to_output=True)
 

@@ -116,6 +116,18 @@ def load_stories(folder: Path = STORIES) -> list[Story]:
 
 ALL = load_stories()
 
+# A work order a story books gets the next free number of the day, and other tests book on the
+# same stack: "WO20261120-NNNN" stands for any number of that day (`rasa test` only sees a text).
+ANY_NUMBER = "-NNNN"
+
+
+def _was_set(expected: tuple[str, Any], slots: list[tuple[str, Any]]) -> bool:
+    name, value = expected
+    if not (isinstance(value, str) and value.endswith(ANY_NUMBER)):
+        return expected in slots
+    shape = re.escape(value.removesuffix(ANY_NUMBER)) + r"-\d{4}"
+    return any(n == name and isinstance(v, str) and re.fullmatch(shape, v) for n, v in slots)
+
 
 def test_there_are_stories_for_every_journey() -> None:
     files = {story.file for story in ALL}
@@ -178,4 +190,4 @@ async def test_story_runs_through_the_rest_channel(stack: Stack, story: Story) -
             assert turn.intent == expected.intent, where
             assert turn.actions == expected.actions, where
             for slot in expected.slots:
-                assert slot in turn.slots, f"{where}: {slot} not in {turn.slots}"
+                assert _was_set(slot, turn.slots), f"{where}: {slot} not in {turn.slots}"

@@ -90,3 +90,13 @@ def test_a_hazard_is_report_hazard_whatever_the_classifier_thinks(parse: Any, te
 @pytest.mark.parametrize("text", ["没进水啊 就是屏幕不亮", "不烫 就是风扇响", "打印机显示脱机"])
 def test_a_denied_or_absent_hazard_is_not_one(parse: Any, text: str) -> None:
     assert parse(text)["intent"]["name"] != "report_hazard"
+
+
+@pytest.mark.parametrize("text", ["打印机出纸有黑条，转人工", "别跟我绕了 我要人工客服", "轉人工"])
+def test_an_explicit_ask_for_a_person_is_request_human(parse: Any, text: str) -> None:
+    assert parse(text)["intent"]["name"] == "request_human"
+
+
+@pytest.mark.parametrize("text", ["不用转人工 我自己试试", "不要人工 我要查保修"])
+def test_a_denied_ask_for_a_person_is_not_one(parse: Any, text: str) -> None:
+    assert parse(text)["intent"]["name"] != "request_human"
