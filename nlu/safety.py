@@ -41,7 +41,7 @@ class HazardCheck(GraphComponent):
 
     @staticmethod
     def matches(text: str) -> bool:
-        return hazard(text)
+        return hazard(text) is not None
 
     @staticmethod
     def gives_way(text: str) -> bool:
