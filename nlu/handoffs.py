@@ -15,7 +15,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from bot.contracts.safety import hazard
 from nlu.safety import HazardCheck
 
-ASK = re.compile(r"[转轉找要接]人工|人工(?:客服|服务|服務|坐席)|真人(?:客服)?")
+ASK = re.compile(r"[转轉找要接](?:人工|真人)|人工(?:客服|服务|服務|坐席)|真人客服")
 DENIED = re.compile(r"(?:不|别|別|无需|無需)$|(?:不用|不要|不需要)$")
 
 

@@ -97,6 +97,8 @@ def test_an_explicit_ask_for_a_person_is_request_human(parse: Any, text: str) ->
     assert parse(text)["intent"]["name"] == "request_human"
 
 
-@pytest.mark.parametrize("text", ["不用转人工 我自己试试", "不要人工 我要查保修"])
+@pytest.mark.parametrize(
+    "text", ["不用转人工 我自己试试", "不要人工 我要查保修", "你是真人还是机器人啊"]
+)
 def test_a_denied_ask_for_a_person_is_not_one(parse: Any, text: str) -> None:
     assert parse(text)["intent"]["name"] != "request_human"
