@@ -24,7 +24,7 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 class ScaleOut:
     """Names of this benchmark's own database, queue and keys on the shared servers."""
 
-    prefix: str = "faults2"
+    prefix: str = "bench_faults"
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
     redis_db: int = 5
