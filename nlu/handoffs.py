@@ -13,7 +13,7 @@ import re
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
 from bot.contracts.safety import hazard
-from nlu.safety import HazardCheck
+from nlu.forcing import ForcedIntent
 
 ASK = re.compile(r"[转轉找要接](?:人工|真人)|人工(?:客服|服务|服務|坐席)|真人客服")
 DENIED = re.compile(r"(?:不|别|別|无需|無需)$|(?:不用|不要|不需要)$")
@@ -28,12 +28,12 @@ def declines_a_person(text: str) -> bool:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class PersonAsk(HazardCheck):
+class PersonAsk(ForcedIntent):
     intent = "request_human"
 
     @staticmethod
     def matches(text: str) -> bool:
-        return asks_for_a_person(text) and not hazard(text)
+        return asks_for_a_person(text) and hazard(text) is None
 
     @staticmethod
     def gives_way(text: str) -> bool:
