@@ -121,6 +121,19 @@ async def open_handoff_of(conn: AsyncConnection, conversation: str) -> str | Non
     return str(found) if found else None
 
 
+async def held_among(conn: AsyncConnection, conversations: set[str]) -> set[str]:
+    """Which of these conversations have an open handoff: one read for a batch of events."""
+    if not conversations:
+        return set()
+    h = tables.handoffs
+    rows = await conn.execute(
+        select(h.c.conversation_id)
+        .where(h.c.conversation_id.in_(sorted(conversations)), h.c.status.in_(OPEN))
+        .distinct()
+    )
+    return {str(row.conversation_id) for row in rows}
+
+
 async def add_activity(
     conn: AsyncConnection,
     clock: Clock,

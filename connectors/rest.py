@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import inspect
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ from sanic.response import HTTPResponse
 from connectors.deliveries import Deliveries
 from connectors.guard import EMPTY, Guard, domain_text, error_response
 from connectors.limits import MAX_MESSAGE_CHARS, Limits, Throttle
+
+OWN_SENDER_SECONDS = 300.0
+OWN_SENDERS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class GuardedRestInput(InputChannel):
         self.guard = self.settings.guard
         self.throttle = Throttle(self.settings.limits)
         self.deliveries = Deliveries()
+        self.own = OwnSenders()
 
     def _authorised(self, request: Request) -> bool:
         token = self.settings.token
@@ -125,7 +130,7 @@ class GuardedRestInput(InputChannel):
                 refused.headers["Retry-After"] = str(wait)
                 return refused
             agent = request.app.ctx.agent
-            if await _of_another_channel(agent, sender, self.name()):
+            if not self.own.known(sender) and await _of_another_channel(agent, sender, self.name()):
                 return error_response(
                     403, "other_channel", "this conversation belongs to another channel"
                 )
@@ -150,6 +155,7 @@ class GuardedRestInput(InputChannel):
                     metadata=self.get_metadata(request),
                 )
                 await self.guard.handle(agent, on_new_message, message)
+                self.own.add(sender)
             finally:
                 if message_id:
                     self.deliveries.release(sender, message_id)
@@ -160,6 +166,28 @@ class GuardedRestInput(InputChannel):
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         metadata = (request.json or {}).get("metadata")
         return metadata if isinstance(metadata, dict) else None
+
+
+class OwnSenders:
+    """Senders whose conversation this channel holds, remembered for a while.
+
+    Checking that a sender's conversation did not start on another channel reads the whole
+    conversation; a conversation keeps its channel, so the check is made again only after
+    OWN_SENDER_SECONDS (an erased conversation's id may be taken anew) or when too many
+    senders are remembered.
+    """
+
+    def __init__(self, seconds: float = OWN_SENDER_SECONDS, most: int = OWN_SENDERS_KEPT) -> None:
+        self.seconds, self.most = seconds, most
+        self._until: dict[str, float] = {}
+
+    def known(self, sender: str) -> bool:
+        return self._until.get(sender, 0.0) > time.monotonic()
+
+    def add(self, sender: str) -> None:
+        if len(self._until) >= self.most:
+            self._until.clear()
+        self._until[sender] = time.monotonic() + self.seconds
 
 
 async def _of_another_channel(agent: Agent, sender: str, channel: str) -> bool:

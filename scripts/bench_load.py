@@ -8,6 +8,16 @@ p50/p95/p99 latency, silent turns (200 with no reply), errors, each process's re
 and the load average, since the machine may be shared and the figures move with it.
 
     python scripts/bench_load.py [--levels 1,16,64] [--seconds 30] [--url http://...:5005]
+    python scripts/bench_load.py --scale-out [--processes 1,2]
+
+`--scale-out` runs Rasa on endpoints.scale.yml's stores (PostgreSQL trackers, Redis locks,
+RabbitMQ events; the backend on PostgreSQL too), in databases and a queue of its own on this
+machine's servers, first with one Rasa process and its action server, then with more pairs.
+The benchmark itself spreads the turns over the Rasa processes, round robin turn by turn,
+as a load balancer would (so any process answers any turn of a conversation and Redis's
+conversation lock is exercised), without a proxy process taking CPU on the same two cores.
+In embedded mode the benchmark also restarts Rasa at the end and reports its cold start:
+process start to the first answer.
 
 With `--url`, the REST channel's token comes from REST_CHANNEL_TOKEN (`. var/secrets.env`)
 and the channel's rate limits must admit the load (CHANNEL_RATE_PER_CLIENT, default 300/60,
@@ -32,7 +42,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.database import REST_HEADERS
-from tests.support.stack import Stack
+from tests.support.outages import RestartableStack, ScaleOut
+from tests.support.stack import BIN, free_port
 
 # The mix of the issue: one conversation each, in this order, round and round.
 CONVERSATIONS: dict[str, tuple[str, ...]] = {
@@ -87,14 +98,14 @@ async def turn(
 
 async def worker(
     session: aiohttp.ClientSession,
-    url: str,
+    urls: list[str],
     headers: dict[str, str],
     offset: int,
     deadline: float,
     tally: Tally,
 ) -> None:
     names = list(CONVERSATIONS)
-    n = offset
+    n = turns = offset
     while time.monotonic() < deadline:
         name = names[n % len(names)]
         n += 1
@@ -102,6 +113,8 @@ async def worker(
         for text in CONVERSATIONS[name]:
             if time.monotonic() >= deadline:
                 return
+            url = urls[turns % len(urls)]  # round robin, turn by turn
+            turns += 1
             try:
                 ms, status, replies = await turn(session, url, headers, sender, text)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -156,20 +169,20 @@ def _children(pid: int) -> list[int]:
     return kids + [grandchild for kid in kids for grandchild in _children(kid)]
 
 
-async def level(url: str, headers: dict[str, str], concurrent: int, seconds: float) -> Tally:
+async def level(urls: list[str], headers: dict[str, str], concurrent: int, seconds: float) -> Tally:
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=concurrent + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
         deadline = time.monotonic() + seconds
         await asyncio.gather(
-            *(worker(session, url, headers, i, deadline, tally) for i in range(concurrent))
+            *(worker(session, urls, headers, i, deadline, tally) for i in range(concurrent))
         )
     return tally
 
 
-async def warm_up(url: str, headers: dict[str, str]) -> None:
+async def warm_up(urls: list[str], headers: dict[str, str]) -> None:
     """Every journey once: first model calls, connection pools, lazy imports."""
-    await level(url, headers, len(CONVERSATIONS), 5)
+    await level(urls, headers, len(CONVERSATIONS), 5)
 
 
 def report_level(
@@ -195,9 +208,13 @@ def report_turns(tally: Tally) -> None:
 
 
 async def run(
-    url: str, headers: dict[str, str], levels: list[int], seconds: float, pids: dict[str, int]
+    urls: list[str],
+    headers: dict[str, str],
+    levels: list[int],
+    seconds: float,
+    pids: dict[str, int],
 ) -> None:
-    await warm_up(url, headers)
+    await warm_up(urls, headers)
     print(f"cores {os.cpu_count()}; {seconds:.0f} s per level; load average = 1/5/15 min")
     print("latency in ms; CPU ms per turn of each process:", ", ".join(pids) or "none given")
     print(
@@ -206,7 +223,7 @@ async def run(
     )
     for concurrent in levels:
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        tally = await level(url, headers, concurrent, seconds)
+        tally = await level(urls, headers, concurrent, seconds)
         used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         print(report_level(concurrent, seconds, tally, os.getloadavg(), used), flush=True)
         if concurrent == 1:
@@ -219,31 +236,94 @@ async def run(
         print(f"resident memory: {parts}; together {sum(memory.values()):.0f} MB")
 
 
+async def first_answer(url: str, headers: dict[str, str]) -> None:
+    async with aiohttp.ClientSession() as session:
+        await turn(session, url, headers, f"cold-{uuid.uuid4().hex[:8]}", "你好")
+
+
+def embedded(levels: list[int], seconds: float, headers: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        started = time.monotonic()
+        stack = RestartableStack(Path(workdir), patience=1.0)
+        stack.start()
+        print(f"stack started in {time.monotonic() - started:.0f} s (seed, three processes)")
+        try:
+            pids = {name: stack.named[name].pid for name in ("backend", "actions", "rasa")}
+            asyncio.run(run([stack.rasa_url], headers, levels, seconds, pids))
+            stack.terminate("rasa")
+            started = time.monotonic()
+            stack.restart("rasa")
+            asyncio.run(first_answer(stack.rasa_url, headers))
+            print(f"cold start of Rasa: {time.monotonic() - started:.1f} s to the first answer")
+        finally:
+            stack.stop()
+
+
+def scale_out(
+    levels: list[int], seconds: float, counts: list[int], headers: dict[str, str]
+) -> None:
+    scale = ScaleOut(prefix="bench_load")
+    scale.reset()
+    with tempfile.TemporaryDirectory() as workdir:
+        stack = RestartableStack(Path(workdir), scale=scale, patience=1.0)
+        stack.start()
+        urls, pids = [stack.rasa_url], {"backend": stack.named["backend"].pid}
+        pids |= {"actions1": stack.named["actions"].pid, "rasa1": stack.named["rasa"].pid}
+        try:
+            for count in counts:
+                while len(urls) < count:
+                    # One more Rasa with its own action server, on the same shared stores.
+                    n, actions_port, rasa_port = len(urls) + 1, free_port(), free_port()
+                    stack._start(
+                        f"actions{n}",
+                        [
+                            str(BIN / "python"),
+                            "scripts/action_server.py",
+                            "--actions",
+                            "actions",
+                            "--port",
+                            str(actions_port),
+                        ],
+                        f"http://127.0.0.1:{actions_port}/health",
+                        120,
+                    )
+                    pids[f"actions{n}"] = stack.processes[-1].pid
+                    endpoints = Path(workdir) / f"endpoints{n}.yml"
+                    endpoints.write_text(
+                        scale.endpoints(f"http://127.0.0.1:{actions_port}/webhook"),
+                        encoding="utf-8",
+                    )
+                    stack.start_rasa(endpoints, rasa_port)
+                    pids[f"rasa{n}"] = stack.processes[-1].pid
+                    urls.append(f"http://127.0.0.1:{rasa_port}")
+                print(f"\n== scale-out, {count} Rasa process(es) with an action server each ==")
+                asyncio.run(run(urls, headers, levels, seconds, pids))
+        finally:
+            stack.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--url", help="a running Rasa; by default a stack is started")
     parser.add_argument("--pid", action="append", default=[], help="NAME=PID, with --url")
+    parser.add_argument("--scale-out", action="store_true", help="PostgreSQL, Redis, RabbitMQ")
+    parser.add_argument("--processes", default="1,2", help="Rasa processes, with --scale-out")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     if args.url:
         token = os.environ.get("REST_CHANNEL_TOKEN", "")
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         pids = {name: int(pid) for name, _, pid in (p.partition("=") for p in args.pid)}
-        asyncio.run(run(args.url.rstrip("/"), headers, levels, args.seconds, pids))
+        asyncio.run(run([args.url.rstrip("/")], headers, levels, args.seconds, pids))
         return
     headers = {"Content-Type": "application/json"} | REST_HEADERS
-    with tempfile.TemporaryDirectory() as workdir:
-        started = time.monotonic()
-        stack = Stack(Path(workdir)).start()
-        print(f"stack started in {time.monotonic() - started:.0f} s (seed, three processes)")
-        try:
-            names = ("backend", "actions", "rasa")
-            pids = {name: p.pid for name, p in zip(names, stack.processes, strict=True)}
-            asyncio.run(run(stack.rasa_url, headers, levels, args.seconds, pids))
-        finally:
-            stack.stop()
+    if args.scale_out:
+        counts = [int(n) for n in args.processes.split(",")]
+        scale_out(levels, args.seconds, counts, headers)
+    else:
+        embedded(levels, args.seconds, headers)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 - the action server answer check: Rasa's `RemoteAction._validate_action_result` against the
   validator built once (`rasa_ext.overrides`);
 - one event published: Rasa's SQL event broker against `rasa_ext.sqlite.SQLiteEventBroker`;
-- one turn saved (eight new events): Rasa's SQL tracker store against `SQLiteTrackerStore`.
+- one turn saved (eight new events) with its events published: Rasa's SQL tracker store and
+  SQL event broker against `SQLiteTrackerStore` and `SQLiteEventBroker`; a conversation has
+  ten turns, then the next one starts;
+- a conversation read back (Rasa's ORM query against SQLAlchemy Core).
 
 CPU time and wall time per call (a disk's sync shows in wall time only). Both SQLite files
 are in a temporary folder on the same disk as var/.
@@ -74,14 +77,27 @@ def publish(broker: Any) -> Callable[[int], None]:
 
 
 def save_turns(store: Any) -> Callable[[int], None]:
-    tracker = DialogueStateTracker.from_events("bench", [ActionExecuted("action_listen")])
+    trackers: dict[int, DialogueStateTracker] = {}
 
     def save(n: int) -> None:
+        tracker = trackers.setdefault(
+            n // 10,
+            DialogueStateTracker.from_events(f"bench{n // 10}", [ActionExecuted("action_listen")]),
+        )
         for event in turn(n):
             tracker.update(event)
         asyncio.run(store.save(tracker))
 
     return save
+
+
+def read(store: Any, conversations: int) -> Callable[[int], None]:
+    """Read back the conversations save_turns wrote (up to ten turns each)."""
+
+    def one(n: int) -> None:
+        asyncio.run(store.retrieve(f"bench{abs(n) % max(conversations, 1)}"))
+
+    return one
 
 
 def main() -> None:
@@ -104,9 +120,18 @@ def main() -> None:
             broker = cls(dialect="sqlite", db=f"{folder}/{name[:3]}-events.db")
             rows.append(("publish one event", name, timed(calls, publish(broker))))
         domain = Domain.empty()
-        for name, tracker_cls in (("Rasa's", SQLTrackerStore), ("WAL", SQLiteTrackerStore)):
-            store = tracker_cls(domain=domain, dialect="sqlite", db=f"{folder}/{name[:3]}-rasa.db")
-            rows.append(("save a turn (8 events)", name, timed(calls // 3, save_turns(store))))
+        for name, tracker_cls, broker_cls in (
+            ("Rasa's", SQLTrackerStore, SQLEventBroker),
+            ("rasa_ext", SQLiteTrackerStore, SQLiteEventBroker),
+        ):
+            store = tracker_cls(
+                domain=domain,
+                dialect="sqlite",
+                db=f"{folder}/{name[:3]}-rasa.db",
+                event_broker=broker_cls(dialect="sqlite", db=f"{folder}/{name[:3]}-turns.db"),
+            )
+            rows.append(("save a turn + publish", name, timed(calls // 3, save_turns(store))))
+            rows.append(("read a conversation", name, timed(calls, read(store, calls // 30))))
     print(f"{'what':<24} {'how':<11} {'CPU ms':>8} {'wall ms':>8}")
     for what, how, (cpu, wall) in rows:
         print(f"{what:<24} {how:<11} {cpu:>8.2f} {wall:>8.2f}")

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import TrackerStore
+from rasa.core.brokers.sql import SQLEventBroker
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -70,3 +72,71 @@ def test_every_published_event_is_in_the_table_in_order(tmp_path: Path) -> None:
         assert _journal_mode(tmp_path / "events.db") == "wal"
     finally:
         reader.close()
+
+
+def _turn(n: int) -> list[Any]:
+    return [
+        UserUttered(f"第{n}句", intent={"name": "ask_warranty"}),
+        ActionExecuted("action_warranty_verdict"),
+        BotUttered(f"答复{n}", {"buttons": [{"title": "好", "payload": "/affirm"}]}),
+        ActionExecuted("action_listen"),
+    ]
+
+
+def _stores(
+    folder: Path, name: str, store_cls: type[SQLTrackerStore], broker_cls: type[SQLEventBroker]
+) -> SQLTrackerStore:
+    return store_cls(
+        domain=Domain.empty(),
+        dialect="sqlite",
+        db=str(folder / f"{name}-rasa.db"),
+        event_broker=broker_cls(dialect="sqlite", db=str(folder / f"{name}-ev.db")),
+    )
+
+
+async def test_a_save_stores_and_publishes_what_rasas_own_stores_do(tmp_path: Path) -> None:
+    # The faster save counts the stored events once instead of reading the conversation
+    # again: both tables must end up as Rasa's, over several turns, a save with nothing new,
+    # a restart and a new session in the same conversation.
+    turns = [_turn(n) for n in range(3)]
+    restart = [ActionExecuted("action_session_start"), SessionStarted(), *_turn(9)]
+    later = _turn(10)
+    tables: dict[str, tuple[Any, ...]] = {}
+    for name, store_cls, broker_cls in (
+        ("rasa", SQLTrackerStore, SQLEventBroker),
+        ("ours", SQLiteTrackerStore, SQLiteEventBroker),
+    ):
+        first = _stores(tmp_path, name, store_cls, broker_cls)
+        tracker = DialogueStateTracker.from_events("c1", [])
+        for events in turns:
+            for event in events:
+                tracker.update(event)
+            await first.save(tracker)
+        await first.save(tracker)
+        second = _stores(tmp_path, name, store_cls, broker_cls)
+        again = await second.retrieve("c1")
+        assert again is not None
+        for event in restart:
+            again.update(event)
+        await second.save(again)
+        # A turn of the new session: Rasa reads and counts only the events since it started.
+        third = _stores(tmp_path, name, store_cls, broker_cls)
+        latest = await third.retrieve("c1")
+        assert latest is not None
+        for event in later:
+            latest.update(event)
+        await third.save(latest)
+        reread = _stores(tmp_path, name, store_cls, broker_cls)
+        read = [await reread.retrieve("c1"), await reread.retrieve_full_tracker("c1")]
+        assert await reread.retrieve("nobody") is None
+        with sqlite3.connect(tmp_path / f"{name}-rasa.db") as db:
+            stored = db.execute(
+                "SELECT sender_id, type_name, intent_name, action_name, data"
+                " FROM events ORDER BY id"
+            ).fetchall()
+        with sqlite3.connect(tmp_path / f"{name}-ev.db") as db:
+            published = db.execute("SELECT sender_id, data FROM events ORDER BY id").fetchall()
+        tables[name] = (stored, published, [[e.as_dict() for e in t.events] for t in read if t])
+    assert len(tables["ours"][0]) == len(tables["ours"][1]) == 3 * 4 + 2 + 4 + 4
+    assert [len(events) for events in tables["ours"][2]] == [1 + 4 + 4, 3 * 4 + 2 + 4 + 4]
+    assert tables["ours"] == tables["rasa"]

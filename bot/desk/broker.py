@@ -33,7 +33,7 @@ from bot.clock import Clock
 from bot.contracts.transcript import message_of
 from bot.db import Database, async_url
 from bot.desk.loops import STOP, start_loop, stop_all, stopping, wait_unless_stopping
-from bot.handoffs import add_activity, open_handoff_of
+from bot.handoffs import add_activity, held_among, open_handoff_of
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +162,15 @@ async def read_events_once(app: web.Application, events: AsyncEngine) -> int:
                 {"p": position or 0, "n": BATCH},
             )
         )
+    # Most events belong to conversations no person holds: one read finds the others, and
+    # only their events are decoded (record_event looks again under the write lock).
+    async with db.read() as conn:
+        held = await held_among(conn, {str(row.sender_id) for row in rows})
     done = 0
     for row in rows:
-        with contextlib.suppress(ValueError):
-            await record_event(db, clock, str(row.sender_id), json.loads(row.data))
+        if str(row.sender_id) in held:
+            with contextlib.suppress(ValueError):
+                await record_event(db, clock, str(row.sender_id), json.loads(row.data))
         done += 1
         if stopping(app):
             break

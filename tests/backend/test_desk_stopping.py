@@ -77,7 +77,14 @@ async def test_the_reader_stops_after_the_event_it_is_storing(
     backend: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = _app(backend)
-    _events_table(tmp_path / "events.db", [f"conv-{i}" for i in range(6)])
+    conversations = [f"conv-{i}" for i in range(6)]
+    for conversation in conversations:  # the desk keeps the messages of held conversations
+        reply = await backend.post(
+            "/api/handoffs",
+            json={"conversation_id": conversation, "channel": "rest", "reason": "requested"},
+        )
+        assert reply.status == 201, await reply.text()
+    _events_table(tmp_path / "events.db", conversations)
     stored: list[str] = []
     record = broker.record_event
 
