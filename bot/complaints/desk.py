@@ -89,7 +89,9 @@ async def listing(request: web.Request, query: DeskComplaintQuery) -> list[DeskC
     else:
         stmt = stmt.where(c.c.status != "closed").order_by(c.c.due_at, c.c.id)
         if query.view == "mine":
-            stmt = stmt.where(_waiting_for(staff))
+            mine = _waiting_for(staff)
+            # Resolutions of serious complaints wait for any supervisor's or manager's review.
+            stmt = stmt.where(or_(mine, c.c.status == "resolved") if staff.supervisor else mine)
     async with request.config_dict[DB].read() as conn:
         rows = list(await conn.execute(stmt))
         steps = await _steps(conn, [r.id for r in rows], clock)

@@ -20,7 +20,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.complaints.escalation import escalate_due
 from bot.db import Database, create_engine
-from bot.desk.accounts import COOKIE, CSRF_HEADER, STATION_COOKIE, create_account
+from bot.desk.accounts import COOKIE, CSRF_HEADER, STATION_COOKIE, Role, create_account
 from bot.settings import ComplaintSettings, Settings
 from tests.support.api import call, error_code
 from tests.support.database import API_HEADERS, NOW, add_staff_user
@@ -28,7 +28,7 @@ from tests.support.outbox import TO_CLOSED, Channel, at, book, move, worker
 
 PASSWORD = "a-complaint-test-password"
 # username: (display name, role, station)
-PEOPLE = {
+PEOPLE: dict[str, tuple[str, Role, str | None]] = {
     "zhao": ("赵静", "agent", None),
     "wang": ("王芳", "supervisor", None),
     "chen": ("陈立", "supervisor", None),
@@ -70,7 +70,7 @@ async def people(db: Database) -> None:
                 role,
                 PASSWORD,
                 Clock.to_db(NOW),
-                station,  # type: ignore[arg-type]
+                station,
             )
 
 
