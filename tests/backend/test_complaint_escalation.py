@@ -375,3 +375,23 @@ def test_due_hours_come_from_the_environment() -> None:
     policy = Settings.from_env(env).complaints
     assert (policy.due_hours, policy.serious_due_hours, policy.escalate_hours) == (48, 2, 6)
     assert timedelta(hours=policy.due_hours) == timedelta(days=2)
+
+
+async def test_two_outbox_workers_send_the_outcome_once(
+    api: TestClient, db: Database, settings: Settings
+) -> None:
+    await people(db)
+    cp = (await complain(api))["id"]
+    zhao = await login(api, "zhao")
+    path = f"/desk/api/complaints/{cp}/resolve"
+    await as_(api, zhao, "POST", path, 200, json={"resolution": "已补发配件"})
+    channel = Channel()
+    other = Database(create_engine(settings.database_url))
+    try:
+        await asyncio.gather(
+            worker(db, channel, "w1").deliver_due(at(minutes=1)),
+            worker(other, channel, "w2").deliver_due(at(minutes=1)),
+        )
+    finally:
+        await other.close()
+    assert channel.sent_keys() == [f"{cp}:complaint_closed:1"]
