@@ -7,6 +7,8 @@ Create Date: 2026-12-02 04:20:00
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -48,6 +50,8 @@ def upgrade() -> None:
             batch_op.f("ix_complaint_events_complaint_id"), ["complaint_id"], unique=False
         )
 
+    _due_times_of_open_complaints()
+
     # A complaint's notices travel through the outbox too: the order becomes optional.
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.alter_column("work_order_id", existing_type=sa.String(length=15), nullable=True)
@@ -60,6 +64,32 @@ def upgrade() -> None:
         )
         batch_op.create_unique_constraint(
             "uq_notifications_complaint_event_round", ["complaint_id", "event", "round"]
+        )
+
+
+def _due_times_of_open_complaints() -> None:
+    """Complaints still open get the due time they would have had (the default hours: 24, or 4
+    for serious ones), so that the escalation scan sees them too."""
+    complaints = sa.table(
+        "complaints",
+        sa.column("id", sa.String),
+        sa.column("severity", sa.String),
+        sa.column("status", sa.String),
+        sa.column("created_at", sa.DateTime),
+        sa.column("due_at", sa.DateTime),
+    )
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.select(complaints.c.id, complaints.c.severity, complaints.c.created_at).where(
+            complaints.c.status.in_(("open", "in_progress"))
+        )
+    ).all()
+    for row in rows:
+        hours = 4 if row.severity in ("high", "critical") else 24
+        bind.execute(
+            complaints.update()
+            .where(complaints.c.id == row.id)
+            .values(due_at=row.created_at + timedelta(hours=hours))
         )
 
 
