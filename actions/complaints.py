@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -11,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, client
 from actions.conversation import channel, idempotency_key, latest_text
+from bot.contracts.complaints import Complaint
 
 # Escalation words raise the severity: a customer threatening regulators or the press, or
 # reporting harm, needs a supervisor today, not a queue slot tomorrow.
@@ -20,6 +22,14 @@ CRITICAL = re.compile(
 HIGH = re.compile(
     r"骗|垃圾|欺诈|退钱|退款|赔偿|第[二三四五2-5]次|又坏|还是坏|几次|多少次|气死|太差|恶心"
 )
+
+
+def due_values(complaint: Complaint) -> dict[str, Any]:
+    """When the customer hears back, as the responses name it (the backend's local time)."""
+    due = complaint.due_at
+    if due is None:
+        return {"due_month": "", "due_day": "", "due_time": ""}
+    return {"due_month": due.month, "due_day": due.day, "due_time": due.strftime("%H:%M")}
 
 
 def severity(message: str) -> str:
@@ -58,5 +68,7 @@ class ActionRecordComplaint(BackendAction):
             work_order_id=tracker.get_slot("work_order_id"),
             contact=tracker.get_slot("phone"),
         )
-        dispatcher.utter_message(response="utter_complaint_recorded", complaint_id=complaint.id)
+        dispatcher.utter_message(
+            response="utter_complaint_recorded", complaint_id=complaint.id, **due_values(complaint)
+        )
         return [SlotSet("complaint_id", complaint.id), FollowupAction("action_handoff")]

@@ -25,6 +25,8 @@ from bot import (
 from bot.api import CLOCK, DB, SETTINGS, Routes, error_middleware, json_response, openapi_document
 from bot.audiences import guard_audiences
 from bot.clock import Clock
+from bot.complaints import desk as complaints_desk
+from bot.complaints import escalation
 from bot.db import Database, create_engine
 from bot.desk import routes as desk
 from bot.insight import routes as insight
@@ -43,6 +45,8 @@ ROUTES: tuple[Routes, ...] = (
     workorders.routes,
     knowledge.routes,
     complaints.routes,
+    complaints_desk.routes,
+    complaints_desk.review_routes,
     followups.routes,
     followups.desk_routes,
     handoffs.routes,
@@ -87,6 +91,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     console.add_page(app)
     # After the desk's stop signal, which the insight loops share.
     app.cleanup_ctx.append(insight_worker.loops)
+    app.cleanup_ctx.append(escalation.running)
     reports.add_page(app)
     outbox_worker.setup(app)
     health.setup(app)

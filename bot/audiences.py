@@ -28,7 +28,7 @@ from bot.api import CLOCK, DB, SETTINGS, ApiError, Operation
 from bot.desk.accounts import audit
 
 STAFF_HEADER = "X-Staff-User"
-STAFF_ROLES = frozenset({"agent", "supervisor"})
+STAFF_ROLES = frozenset({"agent", "supervisor", "manager"})
 # Routes outside the operation tables (bot.app adds them directly).
 _PLAIN_ROUTES = {"/api/openapi.json": "internal"}
 

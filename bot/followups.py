@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, Routes, path_param
+from bot.api import CLOCK, DB, SETTINGS, Routes, path_param
 from bot.clock import Clock
 from bot.complaints import open_complaint
 from bot.contracts.errors import FOLLOWUP_CLOSED
@@ -33,6 +33,7 @@ from bot.contracts.ids import normalize_work_order_id
 from bot.contracts.workorders import TransitionIn
 from bot.desk.accounts import audit, current
 from bot.errors import Refused, not_found
+from bot.settings import ComplaintSettings
 from bot.workorders import advance
 
 routes = Routes("followups")
@@ -45,6 +46,7 @@ async def _record(
     clock: Clock,
     task: Row,
     *,
+    settings: ComplaintSettings,
     status: str,
     outcome: str,
     note: str,
@@ -81,8 +83,11 @@ async def _record(
     await open_complaint(
         conn,
         clock,
+        settings,
+        notify=True,
         text=f"回访 {order.id}: {outcome} {note}".strip(),
-        severity="medium",
+        # The fault came back after a repair: a recurrence is serious (due sooner, reviewed).
+        severity="high",
         conversation_id=order.conversation_id,
         channel=order.channel,
         serial=order.serial,
@@ -113,6 +118,7 @@ async def answer(request: web.Request, body: FollowupAnswerIn) -> Followup:
             conn,
             clock,
             task,
+            settings=request.config_dict[SETTINGS].complaints,
             status="answered",
             outcome=body.outcome,
             note="",
@@ -207,6 +213,7 @@ async def record_outcome(request: web.Request, body: FollowupOutcomeIn) -> Follo
             conn,
             clock,
             task,
+            settings=request.config_dict[SETTINGS].complaints,
             status="scheduled" if retry else "done",
             outcome=body.outcome,
             note=body.note,

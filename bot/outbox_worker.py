@@ -101,6 +101,7 @@ class Worker:
         PostgreSQL SKIP LOCKED lets two workers take different rows, and the UPDATE's own
         conditions keep a row from being taken twice in any case."""
         n, w, s = tables.notifications, tables.work_orders, tables.stations
+        c = tables.complaints
         now = clock.to_db(clock.now())
         token = f"{self.name}#{next(self._rounds)}"
         claimable = (
@@ -138,10 +139,19 @@ class Worker:
                         s.c.phone.label("station_phone"),
                     )
                     .join(s, s.c.code == w.c.station_code)
-                    .where(w.c.id.in_({r.work_order_id for r in rows}))
+                    .where(w.c.id.in_({r.work_order_id for r in rows if r.work_order_id}))
                 )
             }
-        return token, [(r, orders[r.work_order_id]) for r in rows]
+            # A complaint's notice (bot/complaints/escalation.py) has the complaint instead.
+            orders |= {
+                o.id: o
+                for o in await conn.execute(
+                    select(
+                        c.c.id, c.c.conversation_id, c.c.channel, c.c.contact.label("phone")
+                    ).where(c.c.id.in_({r.complaint_id for r in rows if r.complaint_id}))
+                )
+            }
+        return token, [(r, orders[r.work_order_id or r.complaint_id]) for r in rows]
 
     async def _unclaim(self, token: str) -> None:
         n = tables.notifications
@@ -206,6 +216,8 @@ class Worker:
         return 1
 
     def _render_values(self, row: Row, order: Row, clock: Clock) -> dict[str, Any]:
+        if row.complaint_id:
+            return dict(row.facts or {})
         values = values_of(self.responses, row, order)
         # The reminder's row carries the close's time too: the survey ends N days after it.
         until = clock.from_db(row.created_at) + timedelta(days=self.settings.csat_expiry_days)

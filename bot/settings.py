@@ -144,6 +144,29 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class ComplaintSettings:
+    """When a complaint is due, and how fast an unhandled one climbs (bot/complaints/)."""
+
+    due_hours: int = 24
+    # A serious complaint (high or critical) is due sooner.
+    serious_due_hours: int = 4
+    # Past its due time a complaint goes to the next level (agent, supervisor, manager), which
+    # has this long before the next step.
+    escalate_hours: int = 4
+    # How often the backend looks for complaints past their due time; 0: never (tests step it).
+    scan_seconds: int = 60
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> ComplaintSettings:
+        return cls(
+            due_hours=_positive(env, "BOT_COMPLAINT_DUE_HOURS", 24),
+            serious_due_hours=_positive(env, "BOT_COMPLAINT_SERIOUS_DUE_HOURS", 4),
+            escalate_hours=_positive(env, "BOT_COMPLAINT_ESCALATE_HOURS", 4),
+            scan_seconds=_int(env, "BOT_COMPLAINT_SCAN_SECONDS", 60),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the backend needs to start; build with `Settings.from_env()`."""
 
@@ -217,6 +240,7 @@ class Settings:
     # (`python -m bot insight scan` from cron instead, or tests that scan when they choose).
     insight_scan_seconds: int = 900
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    complaints: ComplaintSettings = field(default_factory=ComplaintSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -263,6 +287,7 @@ class Settings:
             city_tiers=_city_tiers(env.get("BOT_CITY_TIERS") or DEFAULT_CITY_TIERS),
             insight_scan_seconds=_int(env, "BOT_INSIGHT_SCAN_SECONDS", 900),
             outbox=OutboxSettings.from_env(env),
+            complaints=ComplaintSettings.from_env(env),
         )
 
     def desk_open(self, moment: datetime) -> bool:

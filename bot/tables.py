@@ -391,6 +391,27 @@ complaints = Table(
     Column("idempotency_key", String(100), nullable=True, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # Escalation (bot/complaints/escalation.py): who must act (agent, supervisor, manager), by
+    # when, and the desk member who took it; a serious one is closed by its reviewer.
+    Column("level", String(12), nullable=False, server_default="agent"),
+    Column("owner", String(40), nullable=True),
+    Column("due_at", DateTime, nullable=True, index=True),
+    Column("reviewed_by", String(40), nullable=True),
+    Column("closed_at", DateTime, nullable=True),
+)
+
+# Each step of a complaint (opened, taken, escalated, resolved, reviewed, closed), shown on the
+# desk; an escalation's row is unique per level so two processes cannot both record it.
+complaint_events = Table(
+    "complaint_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("complaint_id", String(15), ForeignKey("complaints.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("level", String(12), nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("note", Text, nullable=False),
 )
 
 handoffs = Table(
@@ -574,7 +595,9 @@ notifications = Table(
     "notifications",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("work_order_id", String(15), ForeignKey("work_orders.id"), nullable=False),
+    # An order's notice, or a complaint's (its number, its outcome): exactly one of the two.
+    Column("work_order_id", String(15), ForeignKey("work_orders.id"), nullable=True),
+    Column("complaint_id", String(15), ForeignKey("complaints.id"), nullable=True),
     Column("event", String(30), nullable=False),
     Column("round", Integer, nullable=False),
     Column("response", String(60), nullable=False),
@@ -592,6 +615,9 @@ notifications = Table(
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime, nullable=True),
     UniqueConstraint("work_order_id", "event", "round", name="uq_notifications_order_event_round"),
+    UniqueConstraint(
+        "complaint_id", "event", "round", name="uq_notifications_complaint_event_round"
+    ),
     Index("ix_notifications_status_due", "status", "due_at"),
 )
 

@@ -29,6 +29,8 @@ def test_every_response_is_used() -> None:
             ("bot", "handoffs.py"),
             # What the customer is told later: notices, surveys and 回访 (bot/outbox.py).
             ("bot", "outbox*.py"),
+            # A complaint's number and outcome (bot/complaints/escalation.py).
+            ("bot/complaints", "*.py"),
         )
         for p in sorted((ROOT / folder).glob(pattern))
     )
@@ -62,6 +64,8 @@ def test_every_work_order_status_has_a_label_for_customers() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     missing = [s for s in TRANSITIONS if f"utter_label_status_{s}" not in domain["responses"]]
     assert missing == []
+
+
 # Pictographs and dingbats: where no colour-emoji font is installed (many desktops, Chromium in
 # a container) they render as empty boxes, so a reply must never lean on one.
 EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]")

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
+from actions.complaints import due_values
 from actions.conversation import channel, entity, idempotency_key, latest_text
 from actions.workorders.proof import (
     BY_PHONE,
@@ -330,7 +331,7 @@ class ActionRate(BackendAction):
         if int(score) <= 2:
             # A poor rating is followed up by a person (回访): record it where staff look.
             comment = str(tracker.get_slot("rating_comment") or "")
-            await client().complain(
+            complaint = await client().complain(
                 key=idempotency_key(tracker, "low-rating"),
                 text=f"rating {score}/5: {comment}".strip(),
                 severity="medium",
@@ -338,5 +339,7 @@ class ActionRate(BackendAction):
                 conversation_id=tracker.sender_id,
                 channel=channel(tracker),
             )
-            dispatcher.utter_message(response="utter_rating_low")
+            dispatcher.utter_message(
+                response="utter_rating_low", complaint_id=complaint.id, **due_values(complaint)
+            )
         return done

@@ -42,6 +42,11 @@ ALREADY_REVIEWED = "already_reviewed"
 RATING_EXPIRED = "rating_expired"
 # The 回访 of this order has been answered, expired or cancelled by a reopen.
 FOLLOWUP_CLOSED = "followup_closed"
+# A complaint is resolved or closed with a resolution; a serious one only after a review, by
+# someone other than who resolved it.
+RESOLUTION_NEEDED = "resolution_needed"
+REVIEW_NEEDED = "review_needed"
+OWN_RESOLUTION = "own_resolution"
 # The phone check of a work order (POST /api/workorders/{id}/verify-phone).
 NO_PHONE_ON_RECORD = "no_phone_on_record"
 PHONE_TRIES_USED = "phone_tries_used"  # this conversation used its tries on this order

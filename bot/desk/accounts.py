@@ -53,7 +53,8 @@ from bot.throttle import (
 log = logging.getLogger(__name__)
 routes = Routes("desk", audience="desk")
 
-Role = Literal["agent", "supervisor", "station"]
+# A manager is a supervisor too, and the last level a complaint escalates to.
+Role = Literal["agent", "supervisor", "manager", "station"]
 COOKIE = "desk_session"
 STATION_COOKIE = "station_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -87,7 +88,7 @@ class Staff:
 
     @property
     def supervisor(self) -> bool:
-        return self.role == "supervisor"
+        return self.role in ("supervisor", "manager")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class Portal:
     refusal: str
 
 
-DESK = Portal("/desk/api/", COOKIE, frozenset({"agent", "supervisor"}), "desk_only")
+DESK = Portal("/desk/api/", COOKIE, frozenset({"agent", "supervisor", "manager"}), "desk_only")
 STATION = Portal("/station/api/", STATION_COOKIE, frozenset({"station"}), "station_only")
 PORTALS = (DESK, STATION)
 

@@ -40,6 +40,9 @@ async def test_a_complaint_is_recorded_and_handed_over(
         "PF7D2V5L",
         "telegram",
     )
+    # Critical: the customer is told to expect an answer within 4 hours (frozen at 10:00).
+    message = dispatcher.messages[0]
+    assert (message["due_month"], message["due_day"], message["due_time"]) == (11, 20, "14:00")
 
 
 def test_severity_from_the_words() -> None:

@@ -337,6 +337,13 @@ async def test_rating_a_closed_repair(service: ServiceClient, domain: dict[str, 
     assert (await service.work_order(closed)).rating == 2
     follow_up = [c for c in await service.complaints(status="open") if c.work_order_id == closed]
     assert follow_up and follow_up[0].severity == "medium"
+    # The customer hears the complaint's number and by when someone answers (24 h).
+    told = dispatcher.messages[-1]
+    assert (told["complaint_id"], told["due_day"], told["due_time"]) == (
+        follow_up[0].id,
+        21,
+        "10:00",
+    )
 
 
 async def test_an_open_order_cannot_be_rated(

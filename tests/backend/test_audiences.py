@@ -37,15 +37,26 @@ LOGINS = {"/desk/api/login", "/station/api/login"}
 DESK_USERS: dict[str, tuple[str, Role]] = {
     "agent": ("zhang", "agent"),
     "supervisor": ("wang", "supervisor"),
+    "manager": ("li", "manager"),
 }
-CALLERS = ("nobody", "customer", "agent", "supervisor", "station", "internal", "staff")
+CALLERS = (
+    "nobody",
+    "customer",
+    "agent",
+    "supervisor",
+    "manager",
+    "station",
+    "internal",
+    "staff",
+)
 # Who gets in, by audience.
 ADMITS = {
     "public": set(CALLERS),
     "internal": {"internal", "staff"},
     "staff": {"staff"},
-    "desk": {"agent", "supervisor"},
-    "supervisor": {"supervisor"},
+    "desk": {"agent", "supervisor", "manager"},
+    # A manager has every right of a supervisor.
+    "supervisor": {"supervisor", "manager"},
     "station": {"station"},
 }
 
@@ -86,6 +97,7 @@ async def _callers(backend: TestClient) -> dict[str, dict[str, str]]:
         "customer": {"Authorization": f"Bearer {chat_token}"},
         "agent": await _desk_session(backend, "zhang"),
         "supervisor": await _desk_session(backend, "wang"),
+        "manager": await _desk_session(backend, "li"),
         "station": await _desk_session(backend, "bj01", "station", STATION_COOKIE),
         "internal": {"Authorization": f"Bearer {API_TOKEN}"},
         "staff": API_HEADERS,

@@ -46,6 +46,7 @@ def settings_for(url: str) -> Settings:
             "BOT_DATABASE_URL": url,
             "BOT_API_TOKEN": API_TOKEN,
             "BOT_INSIGHT_SCAN_SECONDS": "0",
+            "BOT_COMPLAINT_SCAN_SECONDS": "0",
             "BOT_OUTBOX_WORKER": "off",
         }
     )

@@ -69,8 +69,12 @@ $("#logout").addEventListener("click", async () => {
 
 // --- lists ---------------------------------------------------------------------------------
 
+const ROLE_NAMES = { agent: "客服", supervisor: "主管", manager: "经理" };
+// A manager has every right of a supervisor (and is the last step of a complaint).
+const isBoss = () => me.role === "supervisor" || me.role === "manager";
+
 async function refreshLists() {
-  const scopes = me.role === "supervisor" ? ["queue", "mine", "live"] : ["queue", "mine"];
+  const scopes = isBoss() ? ["queue", "mine", "live"] : ["queue", "mine"];
   const results = await Promise.all(scopes.map((s) => api("GET", `/desk/api/handoffs?scope=${s}`)));
   scopes.forEach((s, i) => { $(`#count-${s}`).textContent = results[i].length; });
   items = results[scopes.indexOf(scope)] || [];
@@ -183,7 +187,7 @@ async function open(id) {
 
 function updateActions() {
   const mine = selected.status === "assigned" && selected.holder_id === me.id;
-  const boss = me.role === "supervisor";
+  const boss = isBoss();
   $("#claim").hidden = selected.status !== "waiting";
   $("#compose").hidden = !(mine || selected.status !== "closed");
   $("#send").disabled = !mine && !$("#as-note").checked;
@@ -309,9 +313,9 @@ async function checkStatus() {
 async function start() {
   $("#login").hidden = true;
   $("#desk").hidden = false;
-  $("#me").textContent = `${me.display_name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
-  $("#tab-live").hidden = me.role !== "supervisor";
-  $("#stations-link").hidden = me.role !== "supervisor";
+  $("#me").textContent = `${me.display_name}（${ROLE_NAMES[me.role] || "客服"}）`;
+  $("#tab-live").hidden = !isBoss();
+  $("#stations-link").hidden = !isBoss();
   const staff = await api("GET", "/desk/api/staff");
   $("#transfer-to").replaceChildren(...staff.filter((s) => s.id !== me.id)
     .map((s) => el("option", { value: s.id }, s.display_name)));

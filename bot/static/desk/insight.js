@@ -83,7 +83,7 @@
   async function start() {
     let me;
     try { me = await call("GET", "/desk/api/me"); } catch (_) { setTimeout(start, POLL_MS); return; }
-    if (me.role !== "supervisor") return;
+    if (me.role !== "supervisor" && me.role !== "manager") return;
     csrf = me.csrf_token;
     const header = document.querySelector("#desk header");
     const anchor = document.getElementById("me");

@@ -1,4 +1,9 @@
-"""Complaints: recorded with severity, linked to conversation and work order, tracked to closure."""
+"""Complaints: recorded with severity, linked to conversation and work order, tracked to closure.
+
+The internal API here (the assistant records, staff tools move); the escalation, due times
+and customer notices are in `bot.complaints.escalation`, the desk's panel in
+`bot.complaints.desk`.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, Reply, Routes, fetch_one, from_row, idempotency_key, path_param
+from bot.api import (
+    CLOCK,
+    DB,
+    SETTINGS,
+    Reply,
+    Routes,
+    fetch_one,
+    from_row,
+    idempotency_key,
+    path_param,
+)
 from bot.clock import Clock
+from bot.complaints import escalation
 from bot.contracts.complaints import Complaint, ComplaintIn, ComplaintQuery, ComplaintUpdate
-from bot.contracts.errors import INVALID_BODY, INVALID_TRANSITION
+from bot.contracts.errors import (
+    INVALID_BODY,
+    INVALID_TRANSITION,
+    RESOLUTION_NEEDED,
+    REVIEW_NEEDED,
+)
 from bot.contracts.ids import (
     COMPLAINT_PREFIX,
     normalize_daily_id,
@@ -22,6 +43,7 @@ from bot.contracts.ids import (
 from bot.db import replayed
 from bot.errors import Refused, canonical
 from bot.sequences import next_id
+from bot.settings import ComplaintSettings
 
 routes = Routes("complaints")
 
@@ -33,8 +55,11 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+TIMES = ("created_at", "updated_at", "due_at", "closed_at")
+
+
 def _out(row: Any, clock: Clock) -> Complaint:
-    return from_row(Complaint, row, clock, "created_at", "updated_at")
+    return from_row(Complaint, row, clock, *TIMES)
 
 
 def _optional_id(raw: str | None, normalize: Any, field: str) -> str | None:
@@ -62,31 +87,54 @@ async def create(request: web.Request, body: ComplaintIn) -> Complaint | Reply:
     async with request.config_dict[DB].write() as conn:
         if (row := await replayed(conn, c, key)) is not None:
             return Reply(_out(row, clock), 200)
-        complaint_id = await open_complaint(conn, clock, key=key, **values)
+        settings = request.config_dict[SETTINGS].complaints
+        complaint_id = await open_complaint(conn, clock, settings, key=key, **values)
         return _out(await fetch_one(conn, c.c.id, complaint_id, "complaint"), clock)
 
 
 async def open_complaint(
-    conn: AsyncConnection, clock: Clock, *, key: str | None = None, **values: Any
+    conn: AsyncConnection,
+    clock: Clock,
+    settings: ComplaintSettings,
+    *,
+    key: str | None = None,
+    notify: bool = False,
+    **values: Any,
 ) -> str:
-    """Record a complaint, open, for a supervisor (also from the backend: a 回访 that found
-    the fault back); returns its id."""
-    now = clock.to_db(clock.now())
+    """Record a complaint, open, for the agents, due by its severity (also from the backend: a
+    回访 that found the fault back, with `notify` to tell the customer its number); its id."""
+    moment = clock.now()
+    now = clock.to_db(moment)
+    severity = await escalation.severity_of(
+        conn,
+        values.pop("severity", "medium"),
+        values.get("text") or "",
+        values.get("work_order_id"),
+    )
+    due_at = clock.to_db(moment + escalation.due_after(settings, severity))
     complaint_id = await next_id(conn, COMPLAINT_PREFIX, clock.today())
     await conn.execute(
         tables.complaints.insert().values(
             **values,
             id=complaint_id,
+            severity=severity,
             status="open",
+            level="agent",
+            due_at=due_at,
             idempotency_key=key,
             created_at=now,
             updated_at=now,
         )
     )
+    await escalation.record(conn, complaint_id, now, "opened", "agent", "system", severity)
+    if notify:
+        row = await fetch_one(conn, tables.complaints.c.id, complaint_id, "complaint")
+        facts = {"complaint_id": complaint_id} | escalation.due_facts(clock, due_at)
+        await escalation.notify(conn, row, "complaint_opened", now, facts)
     return complaint_id
 
 
-def _id(request: web.Request) -> str:
+def id_param(request: web.Request) -> str:
     return path_param(
         request, "id", lambda s: normalize_daily_id(s, COMPLAINT_PREFIX), "complaint_id"
     )
@@ -100,7 +148,7 @@ def _id(request: web.Request) -> str:
     audience="staff",
 )
 async def show(request: web.Request, _: None) -> Complaint:
-    complaint_id = _id(request)
+    complaint_id = id_param(request)
     async with request.config_dict[DB].read() as conn:
         row = await fetch_one(conn, tables.complaints.c.id, complaint_id, "complaint")
     return _out(row, request.config_dict[CLOCK])
@@ -136,20 +184,33 @@ async def search(request: web.Request, query: ComplaintQuery) -> list[Complaint]
     audience="staff",
 )
 async def update(request: web.Request, body: ComplaintUpdate) -> Complaint:
-    complaint_id = _id(request)
+    complaint_id = id_param(request)
     clock = request.config_dict[CLOCK]
     c = tables.complaints
     async with request.config_dict[DB].write() as conn:
         row = await fetch_one(conn, c.c.id, complaint_id, "complaint")
         if body.status != row.status and body.status not in TRANSITIONS[row.status]:
             raise Refused(INVALID_TRANSITION, f"{row.status} cannot go to {body.status}")
-        await conn.execute(
-            c.update()
-            .where(c.c.id == complaint_id)
-            .values(
-                status=body.status,
-                resolution=body.resolution or row.resolution,
-                updated_at=clock.to_db(clock.now()),
+        resolution = body.resolution or row.resolution
+        if body.status in ("resolved", "closed") and not resolution:
+            raise Refused(RESOLUTION_NEEDED, "a complaint is resolved with a resolution")
+        if body.status == "closed" and row.status != "closed":
+            # The staff member named on the call (X-Staff-User) reviews a serious one.
+            staff = request.headers.get("X-Staff-User", "staff")
+            if escalation.is_serious(row.severity) and row.status != "resolved":
+                raise Refused(REVIEW_NEEDED, "a serious complaint is resolved, then reviewed")
+            reviewer = staff if escalation.is_serious(row.severity) else None
+            await escalation.close(
+                conn, clock, row, resolution=str(resolution), actor=staff, reviewed_by=reviewer
             )
-        )
+        else:
+            await conn.execute(
+                c.update()
+                .where(c.c.id == complaint_id)
+                .values(
+                    status=body.status,
+                    resolution=resolution,
+                    updated_at=clock.to_db(clock.now()),
+                )
+            )
         return _out(await fetch_one(conn, c.c.id, complaint_id, "complaint"), clock)
