@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 LEVELS = ("agent", "supervisor", "manager")
 SERIOUS = frozenset({"high", "critical"})
+# Escalation steps written in one transaction, and rounds of up to 200 steps per scan.
+STEP_BATCH = 50
+SCAN_ROUNDS = 10
 # Still being handled: these escalate; "resolved" waits for a review, "closed" is done.
 ACTIVE = ("open", "in_progress")
 # Harm to a person or property makes any complaint critical, whoever opened it.
@@ -155,43 +158,54 @@ async def close(
     await notify(conn, complaint, "complaint_closed", now, facts)
 
 
+async def _step(conn: AsyncConnection, row: Row, now: datetime, step: timedelta) -> int:
+    """Move one complaint a level up if it is still where it was and still due; 1 if moved."""
+    c = tables.complaints
+    higher = LEVELS[LEVELS.index(row.level) + 1]
+    moved = await conn.execute(
+        c.update()
+        .where(
+            c.c.id == row.id,
+            c.c.level == row.level,
+            c.c.status.in_(ACTIVE),
+            c.c.due_at <= now,
+        )
+        .values(level=higher, due_at=row.due_at + step, updated_at=now)
+    )
+    if moved.rowcount != 1:
+        return 0  # another process took this step, or someone resolved it meanwhile
+    await record(conn, row.id, now, "escalated", higher, "system", f"{row.level} → {higher}")
+    return 1
+
+
 async def escalate_due(db: Database, clock: Clock, settings: ComplaintSettings) -> int:
     """Move every complaint past its due time one level up (repeatedly, if the backend was
     down through several steps); returns the number of steps this call recorded."""
     c = tables.complaints
     step = timedelta(hours=settings.escalate_hours)
     done = 0
-    for _ in range(len(LEVELS)):
+    # Bounded: a scan does at most SCAN_ROUNDS × 200 steps; the next scan does the rest.
+    for _ in range(SCAN_ROUNDS):
         now = clock.to_db(clock.now())
         async with db.read() as conn:
             due = list(
                 await conn.execute(
                     select(c.c.id, c.c.level, c.c.due_at)
                     .where(c.c.status.in_(ACTIVE), c.c.due_at <= now, c.c.level != LEVELS[-1])
-                    .order_by(c.c.due_at)
+                    .order_by(c.c.due_at, c.c.id)
                     .limit(200)
                 )
             )
         if not due:
             break
-        for row in due:
-            higher = LEVELS[LEVELS.index(row.level) + 1]
+        # One transaction per batch (a commit per step is slow on SQLite); every UPDATE is
+        # still conditional, and both scanners lock rows in the same order (no deadlock).
+        for start in range(0, len(due), STEP_BATCH):
+            moved = 0
             async with db.write() as conn:
-                moved = await conn.execute(
-                    c.update()
-                    .where(
-                        c.c.id == row.id,
-                        c.c.level == row.level,
-                        c.c.status.in_(ACTIVE),
-                        c.c.due_at <= now,
-                    )
-                    .values(level=higher, due_at=row.due_at + step, updated_at=now)
-                )
-                if moved.rowcount != 1:
-                    continue  # another process took this step, or someone resolved it
-                note = f"{row.level} → {higher}"
-                await record(conn, row.id, now, "escalated", higher, "system", note)
-                done += 1
+                for row in due[start : start + STEP_BATCH]:
+                    moved += await _step(conn, row, now, step)
+            done += moved  # counted once committed
     return done
 
 
