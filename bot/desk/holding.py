@@ -19,6 +19,7 @@ from bot.contracts.base import Body
 from bot.contracts.handoffs import Resolution
 from bot.contracts.rules import Status
 from bot.contracts.workorders import CreateIn, TransitionIn, WorkOrder
+from bot.desk import assign, sla
 from bot.desk.accounts import Staff, audit, current
 from bot.desk.queue import Item, handoff_id_of, load_item, require_visible
 from bot.desk.rasa import RASA
@@ -33,7 +34,8 @@ def _require_holder(staff: Staff, item: Item) -> None:
 
 async def _item(request: web.Request, handoff_id: str) -> Item:
     async with request.config_dict[DB].read() as conn:
-        return await load_item(conn, request.config_dict[CLOCK], handoff_id)
+        config = request.config_dict
+        return await load_item(conn, config[CLOCK], handoff_id, config[SETTINGS].routing)
 
 
 @routes.post(
@@ -69,7 +71,8 @@ async def send_message(request: web.Request, body: MessageIn) -> Item:
     await request.app[RASA].say(item.conversation_id, body.text, staff.display_name, sent_at)
     async with request.config_dict[DB].write() as conn:
         await audit(conn, clock.now(), staff.id, "message", handoff_id, {"chars": len(body.text)})
-    return item
+        await sla.answered(conn, clock, handoff_id)
+    return await _item(request, handoff_id)
 
 
 @routes.post(
@@ -90,22 +93,22 @@ async def add_note(request: web.Request, body: MessageIn) -> Item:
 
 
 class TransferIn(Body):
-    to: int = Field(description="staff id of the colleague")
+    to: int | None = Field(None, description="staff id of the colleague")
+    team: str | None = Field(None, max_length=20, description="a team's code: back to its queue")
+    note: str = Field("", max_length=2000, description="for whoever takes it over")
 
 
 @routes.post(
     "/desk/api/handoffs/{id}/transfer",
-    summary="Give a conversation to a colleague (its holder, or a supervisor)",
+    summary="Give a conversation to a colleague or a team, with a note (its holder, or a "
+    "supervisor)",
     body=TransferIn,
     response=Item,
     errors=(400, 401, 403, 404, 409, 502, 503),
 )
 async def transfer_conversation(request: web.Request, body: TransferIn) -> Item:
-    staff, handoff_id = current(request), handoff_id_of(request)
-    config = request.config_dict
-    await handoffs.transfer(
-        config[DB], config[CLOCK], request.app[RASA], handoff_id, staff, body.to
-    )
+    handoff_id = handoff_id_of(request)
+    await assign.transfer(request, handoff_id, body.to, body.team, body.note)
     return await _item(request, handoff_id)
 
 
