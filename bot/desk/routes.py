@@ -16,6 +16,7 @@ from bot.desk import (
     feed,
     holding,
     loops,
+    orders,
     page,
     queue,
     rasa,
@@ -31,6 +32,7 @@ ROUTES: tuple[Routes, ...] = (
     canned.routes,
     reveal.routes,
     assign.routes,
+    orders.routes,
 )
 
 
