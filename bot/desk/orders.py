@@ -68,7 +68,13 @@ class Draft(BaseModel):
 
 
 def _slot_values(tracker: dict[str, Any]) -> dict[str, Any]:
-    slots = tracker.get("slots") or {}
+    """The conversation's slots that hold a value: the tracker's current `slots`, or failing
+    those, the last value each `slot` event set."""
+    slots: dict[str, Any] = {}
+    for event in tracker.get("events") or []:
+        if event.get("event") == "slot" and event.get("name"):
+            slots[event["name"]] = event.get("value")
+    slots.update(tracker.get("slots") or {})
     return {k: v for k, v in slots.items() if v not in (None, "", [])}
 
 
