@@ -164,6 +164,10 @@ class Duty(BaseModel):
     open: int = Field(description="open conversations you hold")
     limit: int
     auto_assign: bool
+    # The response targets, for the page's timers (bot.desk.sla).
+    first_response_seconds: int
+    next_response_seconds: int
+    warn_percent: int
 
 
 async def _duty_of(request: web.Request, staff: Staff) -> Duty:
@@ -177,6 +181,9 @@ async def _duty_of(request: web.Request, staff: Staff) -> Duty:
         open=loads.get(staff.id, 0),
         limit=routing.agent_limit,
         auto_assign=routing.auto_assign,
+        first_response_seconds=routing.first_response_seconds,
+        next_response_seconds=routing.next_response_seconds,
+        warn_percent=routing.warn_percent,
     )
 
 
