@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -96,6 +97,11 @@ async def hand_off_with(
     return str((await reply.json())["id"])
 
 
+def app_of(client: TestClient) -> web.Application:
+    assert client.app is not None
+    return client.app
+
+
 async def holders(boss: Staffer) -> dict[str, str | None]:
     items = await boss.ok("GET", "/desk/api/handoffs?scope=live")
     return {i["id"]: i["holder"] for i in items}
@@ -129,7 +135,7 @@ async def test_automatic_assignment_fills_agents_on_duty_evenly_up_to_their_limi
     zhang, li, wang = staff["zhang"], staff["li"], staff["wang"]
     handoffs = [await hand_off_with(backend, rasa, f"auto-{i}", "requested") for i in range(5)]
     # Nobody on duty: everyone waits.
-    assert await assign.assign_waiting(backend.app) == []
+    assert await assign.assign_waiting(app_of(backend)) == []
     duty = await zhang.ok("POST", "/desk/api/duty", {"on_duty": True})
     # Going on duty assigns at once, up to the limit.
     assert (duty["on_duty"], duty["open"], duty["limit"]) == (True, 2, 2)
@@ -141,12 +147,12 @@ async def test_automatic_assignment_fills_agents_on_duty_evenly_up_to_their_limi
     assert rasa.paused("auto-0")
     # A close frees a place: the next round gives the last customer to that agent.
     await zhang.ok("POST", f"/desk/api/handoffs/{handoffs[0]}/close", {})
-    assert await assign.assign_waiting(backend.app) == [(handoffs[4], "zhang")]
+    assert await assign.assign_waiting(app_of(backend)) == [(handoffs[4], "zhang")]
     # Off duty: nothing more, though a place is free.
     await li.ok("POST", f"/desk/api/handoffs/{handoffs[2]}/close", {})
     await li.ok("POST", "/desk/api/duty", {"on_duty": False})
     late = await hand_off_with(backend, rasa, "auto-late", "requested")
-    assert await assign.assign_waiting(backend.app) == []
+    assert await assign.assign_waiting(app_of(backend)) == []
     assert (await holders(wang))[late] is None
     audit = await wang.ok("GET", f"/desk/api/audit?handoff_id={handoffs[4]}")
     assert [(line["staff"], line["action"]) for line in audit] == [(None, "auto_assigned")]
@@ -159,7 +165,7 @@ async def test_automatic_assignment_is_off_unless_turned_on(
     handoff = await hand_off_with(backend, rasa, "manual-1", "requested")
     duty = await staff["zhang"].ok("POST", "/desk/api/duty", {"on_duty": True})
     assert (duty["auto_assign"], duty["open"]) == (False, 0)
-    assert await assign.assign_waiting(backend.app) == []
+    assert await assign.assign_waiting(app_of(backend)) == []
     assert (await holders(staff["wang"]))[handoff] is None
 
 
@@ -242,7 +248,10 @@ async def test_transfer_to_a_colleague_or_a_team_with_a_note_the_receiver_sees(
 
 def test_the_timer_runs_from_the_handoff_then_from_each_unanswered_customer_message() -> None:
     t0 = NOW
-    at = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
     first = timer("waiting", t0, Facts(), at(30), ROUTING)
     assert first is not None
     assert (first.phase, first.level, first.target_seconds, first.warn_seconds) == (
@@ -251,8 +260,8 @@ def test_the_timer_runs_from_the_handoff_then_from_each_unanswered_customer_mess
         120,
         90,
     )
-    assert timer("waiting", t0, Facts(), at(90), ROUTING).level == "warn"  # type: ignore[union-attr]
-    assert timer("waiting", t0, Facts(), at(120), ROUTING).level == "late"  # type: ignore[union-attr]
+    levels = [timer("waiting", t0, Facts(), at(s), ROUTING) for s in (89, 90, 120)]
+    assert [t.level if t else None for t in levels] == ["ok", "warn", "late"]
     answered = Facts(first_response_at=at(100), last_agent_at=at(100))
     assert timer("assigned", t0, answered, at(500), ROUTING) is None
     asked = replace(answered, last_customer_at=at(200))
