@@ -1,7 +1,7 @@
 """Who gets a waiting customer: agents on duty, teams, automatic assignment and transfer.
 
-- Duty: an agent says they are on duty (or on a break); only agents on duty are given
-  customers automatically. Claiming from the queue works either way.
+- Duty: an agent says they are on duty (or on a break); only agents on duty and logged in
+  are given customers automatically. Claiming from the queue works either way.
 - Teams (`bot.desk.teams`): configured; supervisors alone change who belongs to which.
 - Automatic assignment (`BOT_DESK_AUTO_ASSIGN`, off by default): a loop gives each waiting
   customer, complaints first then the longest waiting, to the least-loaded agent on duty who
@@ -69,12 +69,13 @@ async def assign_waiting(app: web.Application) -> list[tuple[str, str]]:
     routing = settings.routing
     if not routing.auto_assign:
         return []
-    h, a, r, st, d = (
+    h, a, r, st, d, ss = (
         tables.handoffs,
         tables.desk_assignments,
         tables.desk_routing,
         tables.staff,
         tables.desk_duty,
+        tables.staff_sessions,
     )
     async with db.read() as conn:
         waiting = list(
@@ -87,12 +88,20 @@ async def assign_waiting(app: web.Application) -> list[tuple[str, str]]:
         )
         if not waiting:
             return []
+        # On duty and logged in: an agent who logged out (or whose session ran out) without
+        # pausing is given nobody.
+        live = select(ss.c.staff_id).where(ss.c.expires_at > clock.to_db(clock.now()))
         agents = [
             Staff(row.id, row.username, row.display_name, row.role)
             for row in await conn.execute(
                 select(st.c.id, st.c.username, st.c.display_name, st.c.role)
                 .select_from(st.join(d, d.c.staff_id == st.c.id))
-                .where(d.c.on_duty.is_(True), st.c.active.is_(True), st.c.role == "agent")
+                .where(
+                    d.c.on_duty.is_(True),
+                    st.c.active.is_(True),
+                    st.c.role == "agent",
+                    st.c.id.in_(live),
+                )
             )
         ]
         loads = await _loads(conn)

@@ -154,6 +154,10 @@ async def test_automatic_assignment_fills_agents_on_duty_evenly_up_to_their_limi
     late = await hand_off_with(backend, rasa, "auto-late", "requested")
     assert await assign.assign_waiting(app_of(backend)) == []
     assert (await holders(wang))[late] is None
+    # Logged out without pausing: given nobody either.
+    await zhang.ok("POST", f"/desk/api/handoffs/{handoffs[1]}/close", {})
+    await zhang.ok("POST", "/desk/api/logout")
+    assert await assign.assign_waiting(app_of(backend)) == []
     audit = await wang.ok("GET", f"/desk/api/audit?handoff_id={handoffs[4]}")
     assert [(line["staff"], line["action"]) for line in audit] == [(None, "auto_assigned")]
 

@@ -105,3 +105,15 @@ document.addEventListener("desk:selected", (event) => {
   box.hidden = !item.transfer_note;
   box.textContent = item.transfer_note ? `${item.transferred_by || "同事"} 转接时留言：${item.transfer_note}` : "";
 });
+
+// A customer given to this agent (automatically, or by a colleague's transfer) is news like a
+// new customer in the queue: the same sound and notification (desk-alerts.js).
+document.addEventListener("desk:feed", (event) => {
+  const m = event.detail;
+  if (m.kind !== "state" || !me || !m.data) return;
+  if (["auto_assigned", "transferred"].includes(m.text) && m.data.to === me.display_name) {
+    notify("有客户转给了您", "", m.handoff_id);
+  } else if (m.text === "transferred" && m.data.team) {
+    notify("有客户转到班组排队", teamName(m.data.team), m.handoff_id);
+  }
+});
