@@ -107,6 +107,36 @@ async def holders(boss: Staffer) -> dict[str, str | None]:
     return {i["id"]: i["holder"] for i in items}
 
 
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_routing_settings_from_the_environment() -> None:
+    default = Settings.from_env({}).routing
+    assert (default.auto_assign, default.agent_limit) == (False, 4)
+    assert [t.code for t in default.teams] == ["complaints", "printers", "laptops"]
+    assert default.teams[0].reasons == ("complaint", "angry")
+    routing = Settings.from_env(
+        {
+            "BOT_DESK_AUTO_ASSIGN": "on",
+            "BOT_DESK_AGENT_LIMIT": "6",
+            "BOT_DESK_FIRST_RESPONSE_SECONDS": "60",
+            "BOT_DESK_TEAMS": "vip=大客户组:@complaint; monitors=显示器组:monitor",
+        }
+    ).routing
+    assert (routing.auto_assign, routing.agent_limit, routing.first_response_seconds) == (
+        True,
+        6,
+        60,
+    )
+    assert [(t.code, t.name, t.reasons, t.categories) for t in routing.teams] == [
+        ("vip", "大客户组", ("complaint",), ()),
+        ("monitors", "显示器组", (), ("monitor",)),
+    ]
+    for name, value in [("BOT_DESK_TEAMS", "没有代码"), ("BOT_DESK_AGENT_LIMIT", "0")]:
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({name: value})
+
+
 # --- who is picked ---------------------------------------------------------------------------
 
 

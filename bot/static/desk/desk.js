@@ -212,7 +212,8 @@ async function act(promise) {
   $("#action-error").textContent = "";
   try {
     const item = await promise;
-    if (item && item.id) { selected = item; renderPackage(item); updateActions(); }
+    // Only a handoff (with its holder) becomes the open item: a booking answers a work order.
+    if (item && item.id && "holder_id" in item) { selected = item; renderPackage(item); updateActions(); }
     await refreshLists();
     return item;
   } catch (error) {
