@@ -13,6 +13,7 @@ from bot.desk import (
     assign,
     broker,
     canned,
+    duty,
     feed,
     holding,
     loops,
@@ -31,7 +32,7 @@ ROUTES: tuple[Routes, ...] = (
     holding.routes,
     canned.routes,
     reveal.routes,
-    assign.routes,
+    duty.routes,
     orders.routes,
 )
 

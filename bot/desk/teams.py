@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
@@ -63,3 +63,15 @@ async def set_members(conn: AsyncConnection, team: str, staff_ids: Sequence[int]
     await conn.execute(t.delete().where(t.c.team_code == team))
     for staff_id in sorted(set(staff_ids)):
         await conn.execute(t.insert().values(team_code=team, staff_id=staff_id))
+
+
+async def open_loads(conn: AsyncConnection) -> dict[int, int]:
+    """Open conversations each staff member holds."""
+    h, a = tables.handoffs, tables.desk_assignments
+    rows = await conn.execute(
+        select(a.c.staff_id, func.count().label("n"))
+        .select_from(h.join(a, a.c.handoff_id == h.c.id))
+        .where(h.c.status == "assigned", a.c.staff_id.is_not(None))
+        .group_by(a.c.staff_id)
+    )
+    return {int(row.staff_id): int(row.n) for row in rows}
