@@ -319,7 +319,10 @@ async def requeue(
     elif row.status == "closed":
         raise ApiError(409, "closed", "this conversation is closed")
     await _set_status(conn, clock, row.id, "waiting")
-    await set_assignment(conn, row.id, staff_id=None, claimed_at=None)
+    # Marked as told: the waiting check counts from the handoff's creation, and would at once
+    # tell a customer who was just being served that nobody is free, and wake the bot.
+    now = clock.to_db(clock.now())
+    await set_assignment(conn, row.id, staff_id=None, claimed_at=None, notified_at=now)
     await record_action(conn, clock, row, by, "transferred", team=team)
     return row
 

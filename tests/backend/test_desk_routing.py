@@ -21,7 +21,7 @@ from bot import tables
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
-from bot.desk import assign
+from bot.desk import assign, waiting
 from bot.desk.accounts import Staff
 from bot.desk.broker import record_event
 from bot.desk.sla import Facts, timer
@@ -247,7 +247,7 @@ async def test_a_handoff_goes_to_its_team_and_only_supervisors_change_teams(
 
 
 async def test_transfer_to_a_colleague_or_a_team_with_a_note_the_receiver_sees(
-    backend: TestClient, rasa: FakeRasa, staff: dict[str, Staffer]
+    backend: TestClient, rasa: FakeRasa, staff: dict[str, Staffer], clock: MovingClock
 ) -> None:
     zhang, li = staff["zhang"], staff["li"]
     handoff = await hand_off_with(backend, rasa, "move-1", "requested", contact="13912345678")
@@ -275,6 +275,11 @@ async def test_transfer_to_a_colleague_or_a_team_with_a_note_the_receiver_sees(
     [queued] = await zhang.ok("GET", "/desk/api/handoffs?scope=queue")
     assert queued["id"] == handoff and queued["transfer_note"] == "打印机问题"
     assert rasa.paused("move-1"), "the bot stays silent while the customer waits again"
+    # Long after the handoff, the waiting check does not tell a customer who was being
+    # served that nobody is free (nor wake the bot).
+    clock.move(3600)
+    assert await waiting.check_once(app_of(backend)) == 0
+    assert rasa.paused("move-1") and "utter_desk_no_agent" not in rasa.said("move-1")
 
 
 # --- response timers -------------------------------------------------------------------------
