@@ -58,6 +58,7 @@ from bot.contracts.ids import COMPLAINT_PREFIX, HANDOFF_PREFIX, normalize_daily_
 from bot.db import Database, replayed
 from bot.desk.accounts import Staff, audit
 from bot.desk.rasa import RASA, Rasa
+from bot.desk.teams import route_new
 from bot.errors import canonical, not_found
 from bot.sequences import next_id
 
@@ -306,13 +307,46 @@ async def transfer(
     )
 
 
+async def auto_assign(
+    db: Database, clock: Clock, rasa: Rasa, handoff_id: str, agent: Staff
+) -> None:
+    """The desk gives a waiting conversation to `agent` (bot.desk.assign picks who); 409 when
+    someone claimed it meanwhile."""
+
+    def check(row: Row, _: int | None) -> None:
+        if row.status != "waiting":
+            raise ApiError(409, "not_waiting", f"this conversation is {row.status} already")
+
+    detail = {"to": agent.display_name}
+    await _assign(db, clock, rasa, handoff_id, agent, None, "auto_assigned", check, detail)
+
+
+async def requeue(
+    conn: AsyncConnection, clock: Clock, handoff_id: str, by: Staff, team: str
+) -> Row:
+    """Give a conversation to a team rather than a person: it waits in the queue again (still
+    paused in Rasa, so the bot stays silent) for the team's next free agent."""
+    row, holder = await _load(conn, handoff_id, lock=True)
+    if not by.supervisor:
+        require_holder(by, row.status, holder)
+    elif row.status == "closed":
+        raise ApiError(409, "closed", "this conversation is closed")
+    await _set_status(conn, clock, row.id, "waiting")
+    # Marked as told: the waiting check counts from the handoff's creation, and would at once
+    # tell a customer who was just being served that nobody is free, and wake the bot.
+    now = clock.to_db(clock.now())
+    await set_assignment(conn, row.id, staff_id=None, claimed_at=None, notified_at=now)
+    await record_action(conn, clock, row, by, "transferred", team=team)
+    return row
+
+
 async def _assign(
     db: Database,
     clock: Clock,
     rasa: Rasa,
     handoff_id: str,
     holder: Staff,
-    by: Staff,
+    by: Staff | None,
     what: str,
     check: Callable[[Row, int | None], None],
     detail: dict[str, Any] | None = None,
@@ -345,10 +379,20 @@ async def _assign(
 
 
 async def _undo_assign(
-    db: Database, clock: Clock, row: Row, holder: Staff, by: Staff, what: str, before: Row | None
+    db: Database,
+    clock: Clock,
+    row: Row,
+    holder: Staff,
+    by: Staff | None,
+    what: str,
+    before: Row | None,
 ) -> None:
     """Put back the holder and status `row` had before `_assign`, unless it has moved on."""
-    undo = {"claimed": "claim_undone", "transferred": "transfer_undone"}[what]
+    undo = {
+        "claimed": "claim_undone",
+        "transferred": "transfer_undone",
+        "auto_assigned": "auto_assign_undone",
+    }[what]
     async with db.write() as conn:
         current, held_by = await _load(conn, row.id, lock=True)
         if current.status != "assigned" or held_by != holder.id:
@@ -474,6 +518,8 @@ async def create_handoff(request: web.Request, body: HandoffIn) -> Handoff | Rep
     desk_open = settings.desk_open(clock.now())
     async with request.config_dict[DB].write() as conn:
         row, new = await create(conn, clock, body, idempotency_key(request))
+        if new:
+            await route_new(conn, settings.routing, row)
         if new and not desk_open:
             # The bot tells the customer about the hours in this same turn; the waiting
             # check (bot.desk.waiting) must not say it again.

@@ -109,6 +109,73 @@ def _clock_range(env: dict[str, str], name: str, default: str) -> tuple[str, str
 
 
 @dataclass(frozen=True)
+class Team:
+    """A desk team: the handoffs it takes, by reason (complaint, angry) or product category."""
+
+    code: str
+    name: str
+    reasons: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+DEFAULT_TEAMS = (
+    "complaints=投诉组:@complaint,@angry;"
+    "printers=打印机组:printer,copier,toner,ink,drum;"
+    "laptops=电脑组:laptop,desktop,monitor,battery,mainboard"
+)
+
+
+def _teams(raw: str) -> tuple[Team, ...]:
+    """BOT_DESK_TEAMS: `code=名称:@reason,category,…;…`; the first team that matches wins."""
+    teams = []
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        code, _, rest = part.partition("=")
+        name, _, matches = rest.partition(":")
+        words = [w.strip() for w in matches.split(",") if w.strip()]
+        if not code.strip() or not name.strip():
+            raise ValueError(f"BOT_DESK_TEAMS: {part!r} must look like code=名称:@reason,category")
+        teams.append(
+            Team(
+                code.strip(),
+                name.strip(),
+                tuple(w[1:] for w in words if w.startswith("@")),
+                tuple(w for w in words if not w.startswith("@")),
+            )
+        )
+    return tuple(teams)
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """Who gets a waiting customer (bot/desk/assign.py) and how fast they must answer
+    (bot/desk/sla.py)."""
+
+    # Off by default: agents claim from the queue; on, the desk gives each new customer to
+    # the least-loaded agent on duty (of the handoff's team when one of its members is).
+    auto_assign: bool = False
+    # Open conversations an agent holds at most before automatic assignment skips them.
+    agent_limit: int = 4
+    assign_poll_seconds: float = 2.0
+    first_response_seconds: int = 120
+    next_response_seconds: int = 180
+    # The timer turns amber at this share of the target, red when the target is missed.
+    warn_percent: int = 75
+    teams: tuple[Team, ...] = field(default_factory=lambda: _teams(DEFAULT_TEAMS))
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> RoutingSettings:
+        return cls(
+            auto_assign=env.get("BOT_DESK_AUTO_ASSIGN", "").lower() in ("1", "on", "true", "yes"),
+            agent_limit=_positive(env, "BOT_DESK_AGENT_LIMIT", 4),
+            assign_poll_seconds=_positive(env, "BOT_DESK_ASSIGN_POLL_MS", 2000) / 1000,
+            first_response_seconds=_positive(env, "BOT_DESK_FIRST_RESPONSE_SECONDS", 120),
+            next_response_seconds=_positive(env, "BOT_DESK_NEXT_RESPONSE_SECONDS", 180),
+            warn_percent=min(99, _positive(env, "BOT_DESK_SLA_WARN_PERCENT", 75)),
+            teams=_teams(env.get("BOT_DESK_TEAMS") or DEFAULT_TEAMS),
+        )
+
+
+@dataclass(frozen=True)
 class OutboxSettings:
     """What the customer is told later (bot/outbox.py): when, how often, how insistently."""
 
@@ -241,6 +308,7 @@ class Settings:
     insight_scan_seconds: int = 900
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     complaints: ComplaintSettings = field(default_factory=ComplaintSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -288,6 +356,7 @@ class Settings:
             insight_scan_seconds=_int(env, "BOT_INSIGHT_SCAN_SECONDS", 900),
             outbox=OutboxSettings.from_env(env),
             complaints=ComplaintSettings.from_env(env),
+            routing=RoutingSettings.from_env(env),
         )
 
     def desk_open(self, moment: datetime) -> bool:

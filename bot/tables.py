@@ -641,3 +641,33 @@ followups = Table(
     UniqueConstraint("work_order_id", "round", name="uq_followups_order_round"),
     Index("ix_followups_status_due", "status", "due_at"),
 )
+
+# --- desk routing (bot/desk/assign.py, bot/desk/sla.py) ------------------------------------
+
+# Teams are configured (BOT_DESK_TEAMS); who belongs to which is the supervisors' to change.
+desk_team_members = Table(
+    "desk_team_members",
+    metadata,
+    Column("team_code", String(20), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), primary_key=True),
+)
+
+# Agents on duty take automatically assigned customers; off duty (a break) they take none.
+desk_duty = Table(
+    "desk_duty",
+    metadata,
+    Column("staff_id", Integer, ForeignKey("staff.id"), primary_key=True),
+    Column("on_duty", Boolean, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
+# A handoff's team and when an agent answered it (the SLA timers). The note of a transfer
+# is a private note in desk_messages, so erasing a customer's data erases it too.
+desk_routing = Table(
+    "desk_routing",
+    metadata,
+    Column("handoff_id", String(15), ForeignKey("handoffs.id"), primary_key=True),
+    Column("team_code", String(20), nullable=True, index=True),
+    Column("first_response_at", DateTime, nullable=True),
+    Column("last_agent_at", DateTime, nullable=True),
+)

@@ -13,6 +13,9 @@ Parts, one job each:
 - `feed`: new activity out to the staff's websockets;
 - `page`: the desk page and its websocket;
 - `waiting`: nobody waits forever (no agent in time, or the desk is closed);
+- `teams`, `duty`, `assign`: teams and who is on duty, automatic assignment, transfer with a
+  note; `sla`: the first- and next-response timers; `orders`: the booking form filled in,
+  stations and free slots, the customer's orders with their next steps;
 - `loops`: starting and stopping the background loops;
 - `routes`: how all this plugs into the backend app (`ROUTES`, `setup(app)`).
 

@@ -9,9 +9,10 @@ call Rasa outside the write transaction; these routes check who asks and answer 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, root_validator
 
 from bot import handoffs, tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, fetch_one
@@ -19,6 +20,7 @@ from bot.contracts.base import Body
 from bot.contracts.handoffs import Resolution
 from bot.contracts.rules import Status
 from bot.contracts.workorders import CreateIn, TransitionIn, WorkOrder
+from bot.desk import assign, orders, sla
 from bot.desk.accounts import Staff, audit, current
 from bot.desk.queue import Item, handoff_id_of, load_item, require_visible
 from bot.desk.rasa import RASA
@@ -33,7 +35,8 @@ def _require_holder(staff: Staff, item: Item) -> None:
 
 async def _item(request: web.Request, handoff_id: str) -> Item:
     async with request.config_dict[DB].read() as conn:
-        return await load_item(conn, request.config_dict[CLOCK], handoff_id)
+        config = request.config_dict
+        return await load_item(conn, config[CLOCK], handoff_id, config[SETTINGS].routing)
 
 
 @routes.post(
@@ -69,7 +72,8 @@ async def send_message(request: web.Request, body: MessageIn) -> Item:
     await request.app[RASA].say(item.conversation_id, body.text, staff.display_name, sent_at)
     async with request.config_dict[DB].write() as conn:
         await audit(conn, clock.now(), staff.id, "message", handoff_id, {"chars": len(body.text)})
-    return item
+        await sla.answered(conn, clock, handoff_id)
+    return await _item(request, handoff_id)
 
 
 @routes.post(
@@ -90,22 +94,22 @@ async def add_note(request: web.Request, body: MessageIn) -> Item:
 
 
 class TransferIn(Body):
-    to: int = Field(description="staff id of the colleague")
+    to: int | None = Field(None, description="staff id of the colleague")
+    team: str | None = Field(None, max_length=20, description="a team's code: back to its queue")
+    note: str = Field("", max_length=2000, description="for whoever takes it over")
 
 
 @routes.post(
     "/desk/api/handoffs/{id}/transfer",
-    summary="Give a conversation to a colleague (its holder, or a supervisor)",
+    summary="Give a conversation to a colleague or a team, with a note (its holder, or a "
+    "supervisor)",
     body=TransferIn,
     response=Item,
     errors=(400, 401, 403, 404, 409, 502, 503),
 )
 async def transfer_conversation(request: web.Request, body: TransferIn) -> Item:
-    staff, handoff_id = current(request), handoff_id_of(request)
-    config = request.config_dict
-    await handoffs.transfer(
-        config[DB], config[CLOCK], request.app[RASA], handoff_id, staff, body.to
-    )
+    handoff_id = handoff_id_of(request)
+    await assign.transfer(request, handoff_id, body.to, body.team, body.note)
     return await _item(request, handoff_id)
 
 
@@ -157,7 +161,15 @@ async def close_conversation(request: web.Request, body: CloseIn) -> Item:
 
 class WorkOrderIn(CreateIn):
     """A booking made by the agent for the customer; conversation and channel come from the
-    handoff."""
+    handoff, and the phone and address may be the ones on file (the desk shows them masked)."""
+
+    phone_on_file: bool = False
+    address_on_file: bool = False
+
+    @root_validator(skip_on_failure=True)
+    def _on_site_needs_address(cls, values: dict[str, Any]) -> dict[str, Any]:
+        # Checked once the numbers on file are filled in (see create_work_order).
+        return values
 
 
 @routes.post(
@@ -171,11 +183,17 @@ class WorkOrderIn(CreateIn):
 async def create_work_order(request: web.Request, body: WorkOrderIn) -> Reply:
     staff, clock, handoff_id = current(request), request.config_dict[CLOCK], handoff_id_of(request)
     settings = request.config_dict[SETTINGS]
+    item = await _item(request, handoff_id)
+    _require_holder(staff, item)
+    # Rasa before the write transaction: the conversation's slots, for what is on file.
+    filled = await orders.fill_on_file(request, item, body)
     async with request.config_dict[DB].write() as conn:
         item = await load_item(conn, clock, handoff_id)
         _require_holder(staff, item)
-        body = body.copy(update={"conversation_id": item.conversation_id, "channel": item.channel})
-        order_id, _ = await book(conn, clock, settings, body, None)
+        filled = filled.copy(
+            update={"conversation_id": item.conversation_id, "channel": item.channel}
+        )
+        order_id, _ = await book(conn, clock, settings, filled, None)
         await handoffs.attach_work_order(conn, clock, handoff_id, staff, order_id)
         return Reply(await load(conn, clock, order_id, booking_lead(request)), 201)
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
-from bot.api import CLOCK, DB, ApiError, Routes, path_param
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes, path_param
 from bot.clock import Clock
 from bot.contracts.base import Query
 from bot.contracts.handoffs import OPEN
@@ -27,8 +27,10 @@ from bot.contracts.ids import HANDOFF_PREFIX, normalize_daily_id
 from bot.contracts.masking import mask_contact, mask_package, mask_phones_in
 from bot.desk.accounts import Staff, current
 from bot.desk.rasa import RASA, transcript
+from bot.desk.sla import Sla, facts_of, timer
 from bot.errors import not_found
 from bot.handoffs import holder_of
+from bot.settings import RoutingSettings
 
 routes = Routes("desk", audience="desk")
 
@@ -88,10 +90,19 @@ class Item(BaseModel):
     resolution: str | None
     created_at: datetime
     waited_seconds: int
+    # Routing (bot.desk.assign) and the response timer (bot.desk.sla).
+    team: str | None = None
+    transfer_note: str | None = None
+    transferred_by: str | None = None
+    sla: Sla | None = None
 
 
 async def _items(
-    conn: AsyncConnection, clock: Clock, *conditions: Any, limit: int = 500
+    conn: AsyncConnection,
+    clock: Clock,
+    *conditions: Any,
+    limit: int = 500,
+    targets: RoutingSettings | None = None,
 ) -> list[Item]:
     h, a = tables.handoffs, tables.desk_assignments
     rows = await conn.execute(
@@ -101,10 +112,14 @@ async def _items(
         .order_by(h.c.created_at, h.c.id)
         .limit(limit)
     )
+    rows = list(rows)
     names = await staff_names(conn)
+    facts = await facts_of(conn, clock, [r.id for r in rows])
+    targets = targets or RoutingSettings()
     now = clock.now()
     items = []
     for r in rows:
+        fact = facts[r.id]
         created = clock.from_db(r.created_at)
         until = clock.from_db(r.claimed_at) if r.claimed_at and r.status != "waiting" else now
         holder = holder_of(r.status, r.staff_id)
@@ -123,14 +138,20 @@ async def _items(
                 resolution=r.resolution,
                 created_at=created,
                 waited_seconds=max(0, int((until - created).total_seconds())),
+                team=fact.team,
+                transfer_note=mask_phones_in(fact.transfer_note) if fact.transfer_note else None,
+                transferred_by=names.get(fact.transferred_by) if fact.transferred_by else None,
+                sla=timer(r.status, created, fact, now, targets),
             )
         )
     # Complaints first, then whoever has waited longest.
     return sorted(items, key=lambda i: (i.reason != "complaint", i.created_at))
 
 
-async def load_item(conn: AsyncConnection, clock: Clock, handoff_id: str) -> Item:
-    found = await _items(conn, clock, tables.handoffs.c.id == handoff_id, limit=1)
+async def load_item(
+    conn: AsyncConnection, clock: Clock, handoff_id: str, targets: RoutingSettings | None = None
+) -> Item:
+    found = await _items(conn, clock, tables.handoffs.c.id == handoff_id, limit=1, targets=targets)
     if not found:
         raise not_found("handoff", handoff_id)
     return found[0]
@@ -168,7 +189,9 @@ async def list_conversations(request: web.Request, query: ListQuery) -> list[Ite
             raise ApiError(403, "supervisors_only", "only supervisors see every conversation")
         where = (h.c.status.in_(OPEN),)
     async with request.config_dict[DB].read() as conn:
-        return await _items(conn, request.config_dict[CLOCK], *where)
+        return await _items(
+            conn, request.config_dict[CLOCK], *where, targets=request.config_dict[SETTINGS].routing
+        )
 
 
 # --- one conversation --------------------------------------------------------------------
@@ -217,7 +240,7 @@ async def show_conversation(request: web.Request, _: None) -> Conversation:
     staff, clock, handoff_id = current(request), request.config_dict[CLOCK], handoff_id_of(request)
     m = tables.desk_messages
     async with request.config_dict[DB].read() as conn:
-        item = await load_item(conn, clock, handoff_id)
+        item = await load_item(conn, clock, handoff_id, request.config_dict[SETTINGS].routing)
         require_visible(staff, item)
         rows = list(
             await conn.execute(select(m).where(m.c.handoff_id == handoff_id).order_by(m.c.id))

@@ -10,11 +10,14 @@ from bot import serving
 from bot.api import Routes
 from bot.desk import (
     accounts,
+    assign,
     broker,
     canned,
+    duty,
     feed,
     holding,
     loops,
+    orders,
     page,
     queue,
     rasa,
@@ -29,6 +32,8 @@ ROUTES: tuple[Routes, ...] = (
     holding.routes,
     canned.routes,
     reveal.routes,
+    duty.routes,
+    orders.routes,
 )
 
 
@@ -42,6 +47,7 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(recovery.sweeper)
     app.cleanup_ctx.append(feed.pusher)
     app.cleanup_ctx.append(waiting.watcher)
+    app.cleanup_ctx.append(assign.assigner)
     # On SIGTERM: the loops begin to stop and the websockets close while requests drain.
     serving.when_stopping(app, feed.going_away)
     page.add_page(app)

@@ -93,14 +93,14 @@ function renderList() {
     const p = item.package || {};
     const current = selected && selected.id === item.id;
     // A button inside the item, so the queue is reachable by Tab and opened by Enter or Space.
-    return el("li", { class: `item ${item.reason}${current ? " selected" : ""}`, "data-id": item.id },
+    return decorateItem(item, el("li", { class: `item ${item.reason}${current ? " selected" : ""}`, "data-id": item.id },
       el("button", { type: "button", class: "open", "aria-current": current ? "true" : "false" },
         el("span", {}, el("b", {}, REASONS[item.reason] || item.reason), " · ",
           CHANNELS[item.channel] || item.channel, item.callback_phone ? ` · 回电 ${item.callback_phone}` : ""),
         el("span", { class: "summary" }, (p.fault || p.last_message || "").slice(0, 60)),
         el("span", { class: "muted" }, [p.model_code, p.serial].filter(Boolean).join(" ") || item.conversation_id),
         el("span", { class: "muted" }, item.status === "waiting" ? `已等待 ${waited(seconds)}`
-          : `${item.holder || ""} 处理中 · 等待了 ${waited(item.waited_seconds)}`)));
+          : `${item.holder || ""} 处理中 · 等待了 ${waited(item.waited_seconds)}`))));
   }));
 }
 
@@ -134,7 +134,16 @@ function showLine(kind, text, who, buttons, sentAt) {
   line(kind, text, who, buttons);
 }
 
+// Other scripts (desk-sla.js, desk-assign.js) add to each queue item as it is drawn.
+const itemDecorators = [];
+function decorateItem(item, li) {
+  itemDecorators.forEach((decorate) => decorate(item, li));
+  return li;
+}
+
 function renderPackage(item) {
+  // For desk-sla.js, desk-assign.js and desk-order.js: the open conversation changed.
+  document.dispatchEvent(new CustomEvent("desk:selected", { detail: item }));
   const p = item.package || {};
   const rows = [["转接编号", item.id], ["原因", REASONS[item.reason] || item.reason],
     ["渠道", CHANNELS[item.channel] || item.channel], ["客户", p.customer_name], ["联系电话", p.contact || item.callback_phone],
@@ -207,7 +216,8 @@ async function act(promise) {
   $("#action-error").textContent = "";
   try {
     const item = await promise;
-    if (item && item.id) { selected = item; renderPackage(item); updateActions(); }
+    // Only a handoff (with its holder) becomes the open item: a booking answers a work order.
+    if (item && item.id && "holder_id" in item) { selected = item; renderPackage(item); updateActions(); }
     await refreshLists();
     return item;
   } catch (error) {
@@ -234,8 +244,6 @@ $("#text").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
 });
 $("#claim").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/claim`)));
-$("#transfer").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/transfer`,
-  { to: Number($("#transfer-to").value) })));
 $("#close").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/close`,
   { resolution: $("#resolution").value })));
 $("#handback").addEventListener("click", () => act(api("POST", `/desk/api/handoffs/${selected.id}/handback`,
