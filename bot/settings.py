@@ -217,6 +217,10 @@ class Settings:
     # (`python -m bot insight scan` from cron instead, or tests that scan when they choose).
     insight_scan_seconds: int = 900
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    # Photos and files sent in conversations (bot/attachments): the largest accepted, and
+    # where they are kept (outside every directory the backend serves).
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachments_dir: Path = DEFAULT_DATA_DIR / "attachments"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -263,6 +267,8 @@ class Settings:
             city_tiers=_city_tiers(env.get("BOT_CITY_TIERS") or DEFAULT_CITY_TIERS),
             insight_scan_seconds=_int(env, "BOT_INSIGHT_SCAN_SECONDS", 900),
             outbox=OutboxSettings.from_env(env),
+            attachment_max_bytes=_positive(env, "BOT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+            attachments_dir=Path(env.get("BOT_ATTACHMENTS_DIR") or data_dir / "attachments"),
         )
 
     def desk_open(self, moment: datetime) -> bool:

@@ -615,3 +615,23 @@ followups = Table(
     UniqueConstraint("work_order_id", "round", name="uq_followups_order_round"),
     Index("ix_followups_status_due", "status", "due_at"),
 )
+
+# --- attachments (photos and files in a conversation) --------------------------------------
+
+attachments = Table(
+    "attachments",
+    metadata,
+    # A random token: the name in URLs; the file on disk has its own random name.
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(100), nullable=False, index=True),
+    Column("channel", String(20), nullable=False),
+    # customer or agent
+    Column("sender", String(10), nullable=False),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=True),
+    Column("name", String(120), nullable=False),
+    Column("content_type", String(40), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("stored_as", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)

@@ -16,6 +16,7 @@ from bot.desk import (
     holding,
     loops,
     page,
+    presence,
     queue,
     rasa,
     recovery,
@@ -29,11 +30,14 @@ ROUTES: tuple[Routes, ...] = (
     holding.routes,
     canned.routes,
     reveal.routes,
+    presence.desk_routes,
+    presence.chat_routes,
 )
 
 
 def setup(app: web.Application) -> None:
     accounts.setup(app)
+    presence.setup(app)
     app.cleanup_ctx.append(rasa.client)
     app.cleanup_ctx.append(canned.loaded)
     # The stop signal first: the loops after it are stopped (in reverse order) before it.
