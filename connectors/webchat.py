@@ -19,13 +19,21 @@ Protocol (socket.io, path `/socket.io`):
   the support-desk agent who wrote it (both rendered by `connectors/webchat_output.py`).
 - `session_request` / `session_confirm` as in Rasa's channel (the confirmed id is the token's).
 - `GET /webhooks/webchat/history` with `Authorization: Bearer <token>`: the transcript.
+- A photo or file the customer sent (uploaded to the backend first, `POST
+  /api/chat/attachments`) rides as `metadata.attachment` of the message that announces it;
+  one an agent sent arrives as `bot_uttered` with `file` (see `connectors/webchat_output.py`).
+- server → `agent_typing` `{"agent": str}` when the desk's holder types: the backend calls
+  `POST /webhooks/webchat/typing` `{"conversation_id", "agent"}` with Rasa's API token
+  (`RASA_TOKEN`; without one, as Rasa's own API then, loopback only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +55,7 @@ from bot.contracts.chat_tokens import (
     read_token,
 )
 from connectors.deliveries import Deliveries
-from connectors.guard import EMPTY, Guard, domain_text, error_response
+from connectors.guard import EMPTY, Guard, domain_text, error_response, is_paused
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
 from connectors.webchat_output import WebchatOutput, transcript
 
@@ -57,6 +65,12 @@ USER_EVENT = "user_uttered"
 # Same bound as the page's input box; the REST channel's 10,000-character test message fits.
 MAX_ID_CHARS = 100
 MAX_DISPLAY_CHARS = 200
+TYPING_EVENT = "agent_typing"
+# Said when a customer sends a photo or file to the bot (no person holds the conversation).
+FILE_RECEIVED = "utter_attachment_received"
+# The types bot/attachments/files.py accepts: metadata naming any other is not passed on.
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
+_ATTACHMENT_ID = re.compile(r"[A-Za-z0-9_-]{10,32}")
 
 
 class _Blueprint(SocketBlueprint):
@@ -78,6 +92,8 @@ class WebchatSettings:
 
     secret: str | None
     socketio_path: str = "/socket.io"
+    # Rasa's HTTP API token: the backend signs its typing signals with it.
+    api_token: str | None = None
     guard: Guard = field(default_factory=Guard)
     limits: Limits = field(default_factory=Limits)
 
@@ -89,6 +105,7 @@ class WebchatSettings:
         credentials = credentials or {}
         return cls(
             secret=env.get("CHAT_SECRET") or None,
+            api_token=env.get("RASA_TOKEN") or None,
             socketio_path=str(credentials.get("socketio_path") or "/socket.io"),
             guard=Guard.from_env(env),
             limits=Limits.from_env(env),
@@ -157,6 +174,17 @@ class WebchatInput(InputChannel):
                 {"session_id": sender, "paused": paused, "messages": transcript(events)}
             )
 
+        @webhook.route("/typing", methods=["POST"])
+        async def typing(request: Request) -> HTTPResponse:
+            if not self._from_backend(request.headers.get("Authorization")):
+                return error_response(401, "unauthorized", "the backend's token is needed")
+            body = request.json if isinstance(request.json, dict) else {}
+            conversation, agent = body.get("conversation_id"), body.get("agent")
+            if not isinstance(conversation, str) or not isinstance(agent, str):
+                return error_response(400, "bad_request", "conversation_id and agent, as text")
+            await sio.emit(TYPING_EVENT, {"agent": agent[:40]}, room=conversation)
+            return response.json({"status": "sent"}, status=202)
+
         @sio.on("connect")
         async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
             try:
@@ -216,12 +244,41 @@ class WebchatInput(InputChannel):
                 message_id=message_id,
                 metadata=_metadata(data.get("metadata")),
             )
-            turn = asyncio.create_task(self._turn(agent, on_new_message, message, message_id))
+            if message.metadata and "attachment" in message.metadata:
+                turn = asyncio.create_task(self._file(agent, output, message, message_id))
+            else:
+                turn = asyncio.create_task(self._turn(agent, on_new_message, message, message_id))
             self._turns.add(turn)
             turn.add_done_callback(self._turns.discard)
             return {"status": "accepted"}
 
         return webhook
+
+    async def _file(
+        self, agent: Agent, output: WebchatOutput, message: UserMessage, message_id: str | None
+    ) -> None:
+        """A photo or file: kept in the transcript (the desk and the history show it) without
+        a turn of the assistant, which cannot read pictures; the bot says it has it."""
+        try:
+            paused = await is_paused(agent, message.sender_id)
+            if agent.processor is None:
+                return  # no model loaded yet: nothing can be kept
+            async with agent.lock_store.lock(message.sender_id):
+                await agent.processor.log_message(message)
+            if not paused:
+                text = domain_text(agent, FILE_RECEIVED, self.name())
+                await output.send_text_message(message.sender_id, text)
+        finally:
+            if message_id:
+                self.deliveries.release(message.sender_id, message_id)
+
+    def _from_backend(self, header: str | None) -> bool:
+        token = self.settings.api_token
+        if token is None:
+            # As Rasa's own API without a token: scripts/rasa_server.py then binds loopback.
+            return True
+        given = (header or "").partition(" ")[2].strip()
+        return hmac.compare_digest(given.encode(), token.encode())
 
     @staticmethod
     def _agent(webhook: _Blueprint) -> Agent:
@@ -247,7 +304,32 @@ def _metadata(raw: Any) -> dict[str, Any] | None:
     """Only what the page is known to send; the rest of a client's metadata is dropped."""
     if not isinstance(raw, dict):
         return None
+    kept: dict[str, Any] = {}
     display = raw.get("display")
     if isinstance(display, str) and display.strip() and len(display) <= MAX_DISPLAY_CHARS:
-        return {"display": display}
-    return None
+        kept["display"] = display
+    attachment = _attachment(raw.get("attachment"))
+    if attachment is not None:
+        kept["attachment"] = attachment
+    return kept or None
+
+
+def _attachment(raw: Any) -> dict[str, Any] | None:
+    """The page's description of a file it uploaded to the backend, checked field by field."""
+    if not isinstance(raw, dict):
+        return None
+    found_id, name, kind, size = (raw.get(k) for k in ("id", "name", "content_type", "size"))
+    if not (isinstance(found_id, str) and _ATTACHMENT_ID.fullmatch(found_id)):
+        return None
+    if not (isinstance(name, str) and 0 < len(name) <= 120) or kind not in ATTACHMENT_TYPES:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None
+    return {
+        "id": found_id,
+        "name": name,
+        "content_type": kind,
+        "size": size,
+        "image": kind != "application/pdf",
+        "sender": "customer",
+    }
