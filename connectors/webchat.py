@@ -92,10 +92,10 @@ class WebchatSettings:
 
     secret: str | None
     socketio_path: str = "/socket.io"
-    # Rasa's HTTP API token: the backend signs its typing signals with it.
-    api_token: str | None = None
     guard: Guard = field(default_factory=Guard)
     limits: Limits = field(default_factory=Limits)
+    # Rasa's HTTP API token: the backend signs its typing signals with it.
+    api_token: str | None = None
 
     @classmethod
     def read(

@@ -47,6 +47,8 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
         self._updates: list[dict[str, Any]] = []
+        # Files customers sent, by file_id: getFile names them, /file/bot<token>/… serves them.
+        self.files: dict[str, bytes] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._delays: dict[str, float] = {}
         self._message_ids = itertools.count(1000)
@@ -70,6 +72,7 @@ class FakeTelegram:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/photos/{file_id}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -143,6 +146,18 @@ class FakeTelegram:
 
     # --- the Bot API -----------------------------------------------------------------------
 
+    def add_file(self, file_id: str, data: bytes) -> None:
+        with self._lock:
+            self.files[file_id] = data
+
+    async def _file(self, request: web.Request) -> web.Response:
+        with self._lock:
+            data = self.files.get(request.match_info["file_id"])
+            self.calls.append(Call("file", {"file_id": request.match_info["file_id"]}))
+        if request.match_info["token"] != self.token or data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _fail(Failure(401, "Unauthorized"))
@@ -167,6 +182,16 @@ class FakeTelegram:
     def _answer(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT_USER
+        if method == "getFile":
+            file_id = str(params.get("file_id"))
+            if file_id not in self.files:
+                return None
+            return {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}",
+            }
         if method in ("sendMessage", "sendPhoto"):
             chat_id = int(params["chat_id"])
             message: dict[str, Any] = {

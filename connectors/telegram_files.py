@@ -1,0 +1,114 @@
+"""A customer's photo in Telegram: downloaded through the Bot API (getFile, then the file URL),
+kept by the backend (`POST /api/attachments` with the internal token, which sniffs the type,
+strips the EXIF and stores it), and put in the transcript as the web chat's photos are, so the
+agent sees it at the desk and it goes with the customer's work order.
+
+A photo that cannot be kept (no backend configured, too large, Telegram or the backend down)
+is answered as before: `utter_text_only`, or `[photo]` for the desk while an agent holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from telegram import Bot, PhotoSize, Update
+from telegram.error import TelegramError
+
+from connectors.guard import domain_text, is_paused
+
+log = logging.getLogger("connectors.telegram")
+
+FILE_RECEIVED = "utter_attachment_received"
+BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=15)
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """Where the backend is and its internal token (as the action server has them)."""
+
+    backend_url: str | None
+    backend_token: str | None
+    max_bytes: int = 10 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FileSettings:
+        env = os.environ if env is None else env
+        return cls(
+            backend_url=(env.get("BOT_API_URL") or "").rstrip("/") or None,
+            backend_token=env.get("BOT_API_TOKEN") or None,
+            max_bytes=int(env.get("BOT_ATTACHMENT_MAX_BYTES") or 10 * 1024 * 1024),
+        )
+
+
+def photo_of(update: Update) -> PhotoSize | None:
+    """The largest size of the photo an update carries, if it carries one."""
+    message = update.message or update.edited_message
+    return message.photo[-1] if message and message.photo else None
+
+
+async def keep(
+    bot: Bot, settings: FileSettings, chat_id: str, photo: PhotoSize
+) -> dict[str, Any] | None:
+    """The backend's attachment for the photo, or None when it could not be kept."""
+    if not settings.backend_url or not settings.backend_token:
+        return None
+    if photo.file_size and photo.file_size > settings.max_bytes:
+        return None
+    try:
+        found = await bot.get_file(photo.file_id)
+        data = bytes(await found.download_as_bytearray())
+    except TelegramError:
+        log.warning("telegram: photo %s of %s not downloaded", photo.file_unique_id, chat_id)
+        return None
+    params = {
+        "conversation_id": chat_id,
+        "channel": "telegram",
+        "name": f"telegram-{photo.file_unique_id}.jpg",
+    }
+    headers = {"Authorization": f"Bearer {settings.backend_token}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=BACKEND_TIMEOUT) as session,
+            session.post(
+                f"{settings.backend_url}/api/attachments", params=params, data=data, headers=headers
+            ) as reply,
+        ):
+            if reply.status != 201:
+                log.warning("telegram: the backend refused a photo (%s)", reply.status)
+                return None
+            kept: dict[str, Any] = await reply.json()
+            return kept
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("telegram: the backend is unreachable; photo of %s not kept", chat_id)
+        return None
+
+
+async def announce(
+    agent: Agent,
+    output: OutputChannel,
+    message: UserMessage,
+    attachment: dict[str, Any],
+    *,
+    answer: bool,
+) -> None:
+    """The photo into the transcript without a turn of the assistant, which cannot read
+    pictures; with `answer` (no caption to answer instead) the bot says it has it."""
+    paused = await is_paused(agent, message.sender_id)
+    if agent.processor is None:
+        return
+    message.metadata = (message.metadata or {}) | {
+        "display": message.text,
+        "attachment": attachment,
+    }
+    async with agent.lock_store.lock(message.sender_id):
+        await agent.processor.log_message(message)
+    if answer and not paused:
+        text = domain_text(agent, FILE_RECEIVED, "telegram")
+        await output.send_text_message(message.sender_id, text)
