@@ -160,7 +160,7 @@ class TelegramInput(InputChannel):
 
     def get_output_channel(self) -> OutputChannel | None:
         # Used by Rasa's HTTP API (output_channel=latest) to reach a Telegram customer.
-        return TelegramOutput(self.bot) if self.bot else None
+        return TelegramOutput(self.bot, self.settings.files) if self.bot else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -213,7 +213,7 @@ class TelegramInput(InputChannel):
         if incoming is None:
             log.info("telegram: update %s ignored (not a private message)", update.update_id)
             return
-        output = TelegramOutput(self.bot)
+        output = TelegramOutput(self.bot, self.settings.files)
         sender, delivery = incoming.chat_id, f"tg{update.update_id}"
         extras: list[asyncio.Future[Any]] = []
         if incoming.callback_query:

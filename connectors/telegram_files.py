@@ -90,6 +90,23 @@ async def keep(
         return None
 
 
+async def fetch(settings: FileSettings, attachment_id: str) -> bytes | None:
+    """The bytes of an attachment (an agent's photo for the customer), None if unavailable."""
+    if not settings.backend_url or not settings.backend_token:
+        return None
+    headers = {"Authorization": f"Bearer {settings.backend_token}"}
+    url = f"{settings.backend_url}/api/attachments/{attachment_id}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=BACKEND_TIMEOUT) as session,
+            session.get(url, headers=headers) as reply,
+        ):
+            return await reply.read() if reply.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("telegram: the backend is unreachable; attachment %s not sent", attachment_id)
+        return None
+
+
 async def announce(
     agent: Agent,
     output: OutputChannel,

@@ -200,6 +200,17 @@ async def keep_channel_attachment(request: web.Request, query: ChannelFileQuery)
 
 
 @internal_routes.get(
+    "/api/attachments/{attachment}",
+    summary="A photo or file, for a channel to deliver it (an agent's photo to Telegram)",
+    errors=(400, 401, 404),
+)
+async def open_channel_attachment(request: web.Request, _: None) -> web.StreamResponse:
+    async with request.config_dict[DB].read() as conn:
+        row = await records.load(conn, _attachment_id(request))
+    return await records.file_response(request, row)
+
+
+@internal_routes.get(
     "/api/workorders/{id}/attachments",
     summary="The photos and files sent in the conversation a work order was booked in",
     response=list[Listed],

@@ -1,7 +1,7 @@
 """A customer's photo in Telegram against the whole running system and the fake Bot API: the
 channel downloads it (getFile, then the file URL), the backend keeps it without its EXIF, the
-agent holding the conversation sees it in the transcript and opens it. Sent to the bot, it is
-acknowledged.
+agent holding the conversation sees it in the transcript and opens it; the agent's photo
+reaches Telegram as a photo. Sent to the bot, a photo is acknowledged.
 """
 
 from __future__ import annotations

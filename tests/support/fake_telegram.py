@@ -192,7 +192,7 @@ class FakeTelegram:
                 "file_size": len(self.files[file_id]),
                 "file_path": f"photos/{file_id}",
             }
-        if method in ("sendMessage", "sendPhoto"):
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
             chat_id = int(params["chat_id"])
             message: dict[str, Any] = {
                 "message_id": next(self._message_ids),
@@ -202,6 +202,8 @@ class FakeTelegram:
             }
             if method == "sendMessage":
                 message["text"] = params["text"]
+            elif method == "sendDocument":
+                message["document"] = {"file_id": "d1", "file_unique_id": "d1"}
             else:
                 message["photo"] = [
                     {"file_id": "p1", "file_unique_id": "p1", "width": 1, "height": 1}
@@ -245,6 +247,10 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     params: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, web.FileField):
+            # An uploaded photo or document: what arrived, not the bytes.
+            params[key] = {"filename": value.filename, "size": len(value.file.read())}
+            continue
         text = value if isinstance(value, str) else ""
         params[key] = json.loads(text) if key in JSON_FIELDS else text
     return params
