@@ -109,6 +109,8 @@ def _strip_image(data: bytes, content_type: str) -> bytes:
             # Only pixels are written: no exif=, icc or text chunks are passed on.
             upright.save(out, fmt, quality=90)
             return out.getvalue()
+    except Image.DecompressionBombError as exc:
+        raise ApiError(422, "image_too_large", "the picture has too many pixels") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ApiError(422, "broken_image", "the picture cannot be read") from exc
 

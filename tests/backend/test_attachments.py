@@ -211,6 +211,24 @@ async def test_files_over_the_limit_are_refused(backend: TestClient, files_dir: 
     assert kept_files(files_dir) == []
 
 
+async def test_a_picture_of_too_many_pixels_is_refused_before_it_is_decoded(
+    backend: TestClient,
+) -> None:
+    out = io.BytesIO()
+    Image.new("1", (10_000, 6_000)).save(out, "PNG")  # 60 million pixels in a few KB
+    status, answer = await Customer(backend).upload(out.getvalue(), "bomb.png")
+    assert (status, answer["error"]["code"]) == (422, "image_too_large")
+
+
+async def test_a_conversation_sends_at_most_twenty_files_an_hour(backend: TestClient) -> None:
+    customer, other = Customer(backend), Customer(backend)
+    for _ in range(20):
+        assert (await customer.upload(png(), "p.png"))[0] == 201
+    status, answer = await customer.upload(png(), "p.png")
+    assert (status, answer["error"]["code"]) == (429, "too_many_files")
+    assert (await other.upload(png(), "p.png"))[0] == 201
+
+
 # --- who opens what ----------------------------------------------------------------------
 
 
