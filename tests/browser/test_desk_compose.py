@@ -19,7 +19,16 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.support.browser import DESK, PHONE, SECONDS, log_in, open_chat, say, shot
+from tests.support.browser import (
+    DESK,
+    PHONE,
+    SECONDS,
+    log_in,
+    open_chat,
+    say,
+    serious_violations,
+    shot,
+)
 from tests.support.desk import create_account
 from tests.support.stack import Stack
 
@@ -87,6 +96,7 @@ def test_slash_finds_a_canned_reply_by_keyboard(
     expect(popup).to_be_visible(timeout=SECONDS)
     expect(popup.locator("li[role=option]")).to_have_count(7)
     expect(popup.locator("li.active")).to_contain_text("问候")
+    assert serious_violations(agent) == []
     shot(agent, "desk-canned-slash")
     # Arrow down to the second, Enter puts its text in the box and does not send it.
     agent.keyboard.press("ArrowDown")
@@ -151,10 +161,12 @@ def test_photos_both_ways_and_typing_indicators(
     customer.set_input_files("#photo-file", str(picture(tmp_path, "破损零件.jpg", (180, 40, 40))))
     mine = customer.locator(".msg.user .file img").last
     loaded(mine)
+    assert serious_violations(customer) == []
     shot(customer, "chat-photo-sent")
     seen = agent.locator(".line.customer img.attachment-image").last
     loaded(seen)
     expect(agent.locator(".line.customer").last).to_contain_text("破损零件.jpg")
+    assert serious_violations(agent) == []
     shot(agent, "desk-photo-received")
 
     # The agent answers with a photo of their own; the customer sees it, and so does the desk.

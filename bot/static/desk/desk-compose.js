@@ -70,7 +70,6 @@
   function close() {
     popup.hidden = true;
     active = -1;
-    text.setAttribute("aria-expanded", "false");
     text.removeAttribute("aria-activedescendant");
   }
 
@@ -93,7 +92,6 @@
       text.setAttribute("aria-activedescendant", `canned-${active}`);
     }
     popup.hidden = false;
-    text.setAttribute("aria-expanded", "true");
   }
 
   function pick(i) {
