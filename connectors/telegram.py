@@ -50,6 +50,7 @@ from telegram import Bot, Update
 from telegram.request import HTTPXRequest
 
 from connectors import telegram_files
+from connectors.attachments import announce
 from connectors.deliveries import Deliveries
 from connectors.guard import Guard, domain_text, error_response, is_paused
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
@@ -257,7 +258,7 @@ class TelegramInput(InputChannel):
                     message_id=f"{delivery}-photo",
                     metadata=metadata(update),
                 )
-                await telegram_files.announce(agent, output, shown, kept, answer=not text)
+                await announce(agent, output, shown, kept, answer=not text)
                 if not text:
                     return  # a caption goes on as the customer's words
         if incoming.response == TEXT_ONLY and await is_paused(agent, sender):

@@ -1,7 +1,8 @@
 """A customer's photo in Telegram: downloaded through the Bot API (getFile, then the file URL),
 kept by the backend (`POST /api/attachments` with the internal token, which sniffs the type,
-strips the EXIF and stores it), and put in the transcript as the web chat's photos are, so the
-agent sees it at the desk and it goes with the customer's work order.
+strips the EXIF and stores it), and put in the transcript as the web chat's photos are
+(`connectors.attachments`), so the agent sees it at the desk and it goes with the customer's
+work order. An agent's photo is fetched back (`fetch`) to send it on.
 
 A photo that cannot be kept (no backend configured, too large, Telegram or the backend down)
 is answered as before: `utter_text_only`, or `[photo]` for the desk while an agent holds.
@@ -16,16 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from rasa.core.agent import Agent
-from rasa.core.channels.channel import OutputChannel, UserMessage
 from telegram import Bot, PhotoSize, Update
 from telegram.error import TelegramError
 
-from connectors.guard import domain_text, is_paused
-
 log = logging.getLogger("connectors.telegram")
 
-FILE_RECEIVED = "utter_attachment_received"
 BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
@@ -105,27 +101,3 @@ async def fetch(settings: FileSettings, attachment_id: str) -> bytes | None:
     except (aiohttp.ClientError, TimeoutError):
         log.warning("telegram: the backend is unreachable; attachment %s not sent", attachment_id)
         return None
-
-
-async def announce(
-    agent: Agent,
-    output: OutputChannel,
-    message: UserMessage,
-    attachment: dict[str, Any],
-    *,
-    answer: bool,
-) -> None:
-    """The photo into the transcript without a turn of the assistant, which cannot read
-    pictures; with `answer` (no caption to answer instead) the bot says it has it."""
-    paused = await is_paused(agent, message.sender_id)
-    if agent.processor is None:
-        return
-    message.metadata = (message.metadata or {}) | {
-        "display": message.text,
-        "attachment": attachment,
-    }
-    async with agent.lock_store.lock(message.sender_id):
-        await agent.processor.log_message(message)
-    if answer and not paused:
-        text = domain_text(agent, FILE_RECEIVED, "telegram")
-        await output.send_text_message(message.sender_id, text)

@@ -33,7 +33,6 @@ import asyncio
 import hmac
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,8 +53,9 @@ from bot.contracts.chat_tokens import (
     check_secret,
     read_token,
 )
+from connectors.attachments import announce, attachment_of
 from connectors.deliveries import Deliveries
-from connectors.guard import EMPTY, Guard, domain_text, error_response, is_paused
+from connectors.guard import EMPTY, Guard, domain_text, error_response
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
 from connectors.webchat_output import WebchatOutput, transcript
 
@@ -66,11 +66,6 @@ USER_EVENT = "user_uttered"
 MAX_ID_CHARS = 100
 MAX_DISPLAY_CHARS = 200
 TYPING_EVENT = "agent_typing"
-# Said when a customer sends a photo or file to the bot (no person holds the conversation).
-FILE_RECEIVED = "utter_attachment_received"
-# The types bot/attachments/files.py accepts: metadata naming any other is not passed on.
-ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
-_ATTACHMENT_ID = re.compile(r"[A-Za-z0-9_-]{10,32}")
 
 
 class _Blueprint(SocketBlueprint):
@@ -257,17 +252,9 @@ class WebchatInput(InputChannel):
     async def _file(
         self, agent: Agent, output: WebchatOutput, message: UserMessage, message_id: str | None
     ) -> None:
-        """A photo or file: kept in the transcript (the desk and the history show it) without
-        a turn of the assistant, which cannot read pictures; the bot says it has it."""
         try:
-            paused = await is_paused(agent, message.sender_id)
-            if agent.processor is None:
-                return  # no model loaded yet: nothing can be kept
-            async with agent.lock_store.lock(message.sender_id):
-                await agent.processor.log_message(message)
-            if not paused:
-                text = domain_text(agent, FILE_RECEIVED, self.name())
-                await output.send_text_message(message.sender_id, text)
+            attachment = (message.metadata or {})["attachment"]
+            await announce(agent, output, message, attachment, answer=True)
         finally:
             if message_id:
                 self.deliveries.release(message.sender_id, message_id)
@@ -308,28 +295,7 @@ def _metadata(raw: Any) -> dict[str, Any] | None:
     display = raw.get("display")
     if isinstance(display, str) and display.strip() and len(display) <= MAX_DISPLAY_CHARS:
         kept["display"] = display
-    attachment = _attachment(raw.get("attachment"))
+    attachment = attachment_of(raw.get("attachment"))
     if attachment is not None:
         kept["attachment"] = attachment
     return kept or None
-
-
-def _attachment(raw: Any) -> dict[str, Any] | None:
-    """The page's description of a file it uploaded to the backend, checked field by field."""
-    if not isinstance(raw, dict):
-        return None
-    found_id, name, kind, size = (raw.get(k) for k in ("id", "name", "content_type", "size"))
-    if not (isinstance(found_id, str) and _ATTACHMENT_ID.fullmatch(found_id)):
-        return None
-    if not (isinstance(name, str) and 0 < len(name) <= 120) or kind not in ATTACHMENT_TYPES:
-        return None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        return None
-    return {
-        "id": found_id,
-        "name": name,
-        "content_type": kind,
-        "size": size,
-        "image": kind != "application/pdf",
-        "sender": "customer",
-    }

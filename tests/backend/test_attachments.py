@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,54 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.contracts.chat_tokens import new_session_id
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, create_account
+from bot.desk.accounts import COOKIE, CSRF_HEADER, Role, create_account
 from bot.desk.broker import line_of
 from bot.settings import Settings
-from tests.backend.test_desk import PASSWORD, STAFF, Staffer
 from tests.support.chat import CHAT_SECRET, token_for
 from tests.support.database import API_HEADERS
 from tests.support.fake_rasa import FakeRasa, ServerFactory
 
 MAKER = "StarPhone-X9"
+PASSWORD = "attachment-test-password"
+STAFF: dict[str, tuple[str, Role]] = {
+    "zhang": ("张敏", "agent"),
+    "li": ("李强", "agent"),
+    "wang": ("王芳", "supervisor"),
+}
+
+
+@dataclass
+class Staffer:
+    """One logged-in desk user, as the desk page is one: session cookie and CSRF header."""
+
+    client: TestClient
+    name: str
+    cookie: str = ""
+    csrf: str = ""
+
+    async def call(self, method: str, path: str, *, csrf: bool = True) -> tuple[int, Any]:
+        headers = {"Cookie": f"{COOKIE}={self.cookie}"}
+        if csrf:
+            headers[CSRF_HEADER] = self.csrf
+        async with self.client.request(method, path, headers=headers) as reply:
+            return reply.status, await reply.json()
+
+    async def ok(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Cookie": f"{COOKIE}={self.cookie}", CSRF_HEADER: self.csrf}
+        async with self.client.request(method, path, json=body, headers=headers) as reply:
+            answer = await reply.json()
+            assert reply.status < 300, (method, path, reply.status, answer)
+            return answer
+
+    async def refused(self, method: str, path: str) -> tuple[int, str]:
+        status, answer = await self.call(method, path)
+        assert status >= 400, (method, path, status, answer)
+        return status, answer["error"]["code"]
+
+    async def socket(self) -> aiohttp.ClientWebSocketResponse:
+        return await self.client.ws_connect(
+            "/desk/ws", headers={"Cookie": f"{COOKIE}={self.cookie}"}
+        )
 
 
 def jpeg_with_exif() -> bytes:
@@ -94,9 +133,7 @@ async def staff(backend: TestClient, db: Database, clock: Clock) -> dict[str, St
             "/desk/api/login", json={"username": username, "password": PASSWORD}
         )
         me = await reply.json()
-        users[username] = Staffer(
-            backend, name, me["id"], reply.cookies[COOKIE].value, me["csrf_token"], me
-        )
+        users[username] = Staffer(backend, name, reply.cookies[COOKIE].value, me["csrf_token"])
     return users
 
 
