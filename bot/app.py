@@ -23,6 +23,7 @@ from bot import (
     workorders,
 )
 from bot.api import CLOCK, DB, SETTINGS, Routes, error_middleware, json_response, openapi_document
+from bot.attachments import routes as attachments
 from bot.audiences import guard_audiences
 from bot.clock import Clock
 from bot.complaints import desk as complaints_desk
@@ -53,6 +54,9 @@ ROUTES: tuple[Routes, ...] = (
     webchat.routes,
     health.routes,
     *desk.ROUTES,
+    attachments.chat_routes,
+    attachments.desk_routes,
+    attachments.internal_routes,
     console.routes,
     oversight.routes,
     insight.routes,

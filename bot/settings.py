@@ -309,6 +309,10 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     complaints: ComplaintSettings = field(default_factory=ComplaintSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    # Photos and files sent in conversations (bot/attachments): the largest accepted, and
+    # where they are kept (outside every directory the backend serves).
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachments_dir: Path = DEFAULT_DATA_DIR / "attachments"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -357,6 +361,8 @@ class Settings:
             outbox=OutboxSettings.from_env(env),
             complaints=ComplaintSettings.from_env(env),
             routing=RoutingSettings.from_env(env),
+            attachment_max_bytes=_positive(env, "BOT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+            attachments_dir=Path(env.get("BOT_ATTACHMENTS_DIR") or data_dir / "attachments"),
         )
 
     def desk_open(self, moment: datetime) -> bool:

@@ -671,3 +671,23 @@ desk_routing = Table(
     Column("first_response_at", DateTime, nullable=True),
     Column("last_agent_at", DateTime, nullable=True),
 )
+
+# --- attachments (photos and files in a conversation) --------------------------------------
+
+attachments = Table(
+    "attachments",
+    metadata,
+    # A random token: the name in URLs; the file on disk has its own random name.
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(100), nullable=False, index=True),
+    Column("channel", String(20), nullable=False),
+    # customer or agent
+    Column("sender", String(10), nullable=False),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=True),
+    Column("name", String(120), nullable=False),
+    Column("content_type", String(40), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("stored_as", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)

@@ -42,11 +42,12 @@ routes = Routes("webchat", audience="public")
 
 STATIC = Path(__file__).resolve().parent / "static" / "chat"
 # Who may frame the page: anyone (manufacturers embed it). What the page may load: its own
-# files, bot images from anywhere on http(s), and the socket on another port or host.
+# files, bot images from anywhere on http(s), photos of the chat fetched with its token (blob:),
+# and the socket on another port or host.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: http: https:; connect-src 'self' http: https: ws: wss:; "
+        "img-src 'self' data: blob: http: https:; connect-src 'self' http: https: ws: wss:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors *"
     ),
     "X-Content-Type-Options": "nosniff",

@@ -49,6 +49,8 @@ from sanic.response import HTTPResponse
 from telegram import Bot, Update
 from telegram.request import HTTPXRequest
 
+from connectors import telegram_files
+from connectors.attachments import announce
 from connectors.deliveries import Deliveries
 from connectors.guard import Guard, domain_text, error_response, is_paused
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
@@ -82,6 +84,9 @@ class TelegramSettings:
     timeout: float
     guard: Guard = field(default_factory=Guard)
     limits: Limits = field(default_factory=Limits)
+    files: telegram_files.FileSettings = field(
+        default_factory=lambda: telegram_files.FileSettings(None, None)
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings:
@@ -94,6 +99,7 @@ class TelegramSettings:
             timeout=float(env.get("TELEGRAM_API_TIMEOUT") or 10),
             guard=Guard.from_env(env),
             limits=Limits.from_env(env),
+            files=telegram_files.FileSettings.from_env(env),
         )
 
     def problem(self) -> str | None:
@@ -112,9 +118,12 @@ class TelegramSettings:
         if not self.token:
             raise ValueError("TELEGRAM_TOKEN is not set")
         t = self.timeout
+        base_url = self.api_url or "https://api.telegram.org/bot"
         return Bot(
             self.token,
-            base_url=self.api_url or "https://api.telegram.org/bot",
+            base_url=base_url,
+            # Files (a customer's photo) live beside the API: .../bot<token> → .../file/bot<token>.
+            base_file_url=base_url.removesuffix("/bot") + "/file/bot",
             request=HTTPXRequest(
                 connect_timeout=t, read_timeout=t, write_timeout=t, pool_timeout=t
             ),
@@ -152,7 +161,7 @@ class TelegramInput(InputChannel):
 
     def get_output_channel(self) -> OutputChannel | None:
         # Used by Rasa's HTTP API (output_channel=latest) to reach a Telegram customer.
-        return TelegramOutput(self.bot) if self.bot else None
+        return TelegramOutput(self.bot, self.settings.files) if self.bot else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -205,7 +214,7 @@ class TelegramInput(InputChannel):
         if incoming is None:
             log.info("telegram: update %s ignored (not a private message)", update.update_id)
             return
-        output = TelegramOutput(self.bot)
+        output = TelegramOutput(self.bot, self.settings.files)
         sender, delivery = incoming.chat_id, f"tg{update.update_id}"
         extras: list[asyncio.Future[Any]] = []
         if incoming.callback_query:
@@ -237,6 +246,21 @@ class TelegramInput(InputChannel):
             text = await resolve_callback(agent, sender, incoming.callback_query)
             if text is None:
                 incoming.response = BUTTON_EXPIRED
+        photo = telegram_files.photo_of(update)
+        if photo is not None and self.bot is not None:
+            kept = await telegram_files.keep(self.bot, self.settings.files, sender, photo)
+            if kept is not None:
+                shown = UserMessage(
+                    f"[photo] {kept['name']}",
+                    output,
+                    sender,
+                    input_channel=self.name(),
+                    message_id=f"{delivery}-photo",
+                    metadata=metadata(update),
+                )
+                await announce(agent, output, shown, kept, answer=not text)
+                if not text:
+                    return  # a caption goes on as the customer's words
         if incoming.response == TEXT_ONLY and await is_paused(agent, sender):
             # A person holds the conversation: the bot must not answer, and the agent
             # should see that something arrived.

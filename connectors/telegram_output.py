@@ -21,9 +21,11 @@ from typing import Any
 
 import regex  # type: ignore[import-untyped]  # Rasa's own dependency; \X finds graphemes
 from rasa.core.channels.channel import OutputChannel
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
+
+from connectors.telegram_files import FileSettings, fetch
 
 # One logger for the whole channel, whichever of its modules logs.
 log = logging.getLogger("connectors.telegram")
@@ -114,8 +116,10 @@ def keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup:
 class TelegramOutput(OutputChannel):
     """Sends the bot's messages to one Telegram chat (the conversation's sender id)."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, files: FileSettings | None = None) -> None:
         self.bot = bot
+        # Where an agent's photo or file is fetched from (the backend), to send it on.
+        self.files = files
         self._typing: asyncio.Future[Any] | None = None
 
     @classmethod
@@ -127,7 +131,7 @@ class TelegramOutput(OutputChannel):
 
         Flood control (429) with a short wait is waited out and the call made once more.
         """
-        if what in ("sendMessage", "sendPhoto"):
+        if what in ("sendMessage", "sendPhoto", "sendDocument"):
             # "typing…" arriving after the reply would hang under it for five seconds.
             await self.flush()
         for attempt in (1, 2):
@@ -143,6 +147,26 @@ class TelegramOutput(OutputChannel):
                 log.warning("telegram %s failed: %s: %s", what, type(exc).__name__, exc)
                 return None
         return None
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """An agent's photo or file (`custom.attachment`, from the desk) is sent as one; its
+        name, the message's text, only if the file cannot be fetched."""
+        custom = message.get("custom")
+        attachment = custom.get("attachment") if isinstance(custom, dict) else None
+        if isinstance(attachment, dict) and isinstance(attachment.get("id"), str):
+            data = await fetch(self.files, attachment["id"]) if self.files else None
+            if data is not None:
+                name = str(attachment.get("name") or "file")
+                if attachment.get("image"):
+                    call = partial(self.bot.send_photo, recipient_id, InputFile(data, name))
+                    await self._send("sendPhoto", call)
+                else:
+                    doc = InputFile(data, name)
+                    await self._send(
+                        "sendDocument", partial(self.bot.send_document, recipient_id, doc)
+                    )
+                return
+        await super().send_response(recipient_id, message)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for piece in split_text(text):

@@ -19,11 +19,18 @@ Protocol (socket.io, path `/socket.io`):
   the support-desk agent who wrote it (both rendered by `connectors/webchat_output.py`).
 - `session_request` / `session_confirm` as in Rasa's channel (the confirmed id is the token's).
 - `GET /webhooks/webchat/history` with `Authorization: Bearer <token>`: the transcript.
+- A photo or file the customer sent (uploaded to the backend first, `POST
+  /api/chat/attachments`) rides as `metadata.attachment` of the message that announces it;
+  one an agent sent arrives as `bot_uttered` with `file` (see `connectors/webchat_output.py`).
+- server → `agent_typing` `{"agent": str}` when the desk's holder types: the backend calls
+  `POST /webhooks/webchat/typing` `{"conversation_id", "agent"}` with Rasa's API token
+  (`RASA_TOKEN`; without one, as Rasa's own API then, loopback only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,6 +53,7 @@ from bot.contracts.chat_tokens import (
     check_secret,
     read_token,
 )
+from connectors.attachments import announce, attachment_of
 from connectors.deliveries import Deliveries
 from connectors.guard import EMPTY, Guard, domain_text, error_response
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
@@ -57,6 +65,7 @@ USER_EVENT = "user_uttered"
 # Same bound as the page's input box; the REST channel's 10,000-character test message fits.
 MAX_ID_CHARS = 100
 MAX_DISPLAY_CHARS = 200
+TYPING_EVENT = "agent_typing"
 
 
 class _Blueprint(SocketBlueprint):
@@ -80,6 +89,8 @@ class WebchatSettings:
     socketio_path: str = "/socket.io"
     guard: Guard = field(default_factory=Guard)
     limits: Limits = field(default_factory=Limits)
+    # Rasa's HTTP API token: the backend signs its typing signals with it.
+    api_token: str | None = None
 
     @classmethod
     def read(
@@ -89,6 +100,7 @@ class WebchatSettings:
         credentials = credentials or {}
         return cls(
             secret=env.get("CHAT_SECRET") or None,
+            api_token=env.get("RASA_TOKEN") or None,
             socketio_path=str(credentials.get("socketio_path") or "/socket.io"),
             guard=Guard.from_env(env),
             limits=Limits.from_env(env),
@@ -157,6 +169,17 @@ class WebchatInput(InputChannel):
                 {"session_id": sender, "paused": paused, "messages": transcript(events)}
             )
 
+        @webhook.route("/typing", methods=["POST"])
+        async def typing(request: Request) -> HTTPResponse:
+            if not self._from_backend(request.headers.get("Authorization")):
+                return error_response(401, "unauthorized", "the backend's token is needed")
+            body = request.json if isinstance(request.json, dict) else {}
+            conversation, agent = body.get("conversation_id"), body.get("agent")
+            if not isinstance(conversation, str) or not isinstance(agent, str):
+                return error_response(400, "bad_request", "conversation_id and agent, as text")
+            await sio.emit(TYPING_EVENT, {"agent": agent[:40]}, room=conversation)
+            return response.json({"status": "sent"}, status=202)
+
         @sio.on("connect")
         async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
             try:
@@ -216,12 +239,33 @@ class WebchatInput(InputChannel):
                 message_id=message_id,
                 metadata=_metadata(data.get("metadata")),
             )
-            turn = asyncio.create_task(self._turn(agent, on_new_message, message, message_id))
+            if message.metadata and "attachment" in message.metadata:
+                turn = asyncio.create_task(self._file(agent, output, message, message_id))
+            else:
+                turn = asyncio.create_task(self._turn(agent, on_new_message, message, message_id))
             self._turns.add(turn)
             turn.add_done_callback(self._turns.discard)
             return {"status": "accepted"}
 
         return webhook
+
+    async def _file(
+        self, agent: Agent, output: WebchatOutput, message: UserMessage, message_id: str | None
+    ) -> None:
+        try:
+            attachment = (message.metadata or {})["attachment"]
+            await announce(agent, output, message, attachment, answer=True)
+        finally:
+            if message_id:
+                self.deliveries.release(message.sender_id, message_id)
+
+    def _from_backend(self, header: str | None) -> bool:
+        token = self.settings.api_token
+        if token is None:
+            # As Rasa's own API without a token: scripts/rasa_server.py then binds loopback.
+            return True
+        given = (header or "").partition(" ")[2].strip()
+        return hmac.compare_digest(given.encode(), token.encode())
 
     @staticmethod
     def _agent(webhook: _Blueprint) -> Agent:
@@ -247,7 +291,11 @@ def _metadata(raw: Any) -> dict[str, Any] | None:
     """Only what the page is known to send; the rest of a client's metadata is dropped."""
     if not isinstance(raw, dict):
         return None
+    kept: dict[str, Any] = {}
     display = raw.get("display")
     if isinstance(display, str) and display.strip() and len(display) <= MAX_DISPLAY_CHARS:
-        return {"display": display}
-    return None
+        kept["display"] = display
+    attachment = attachment_of(raw.get("attachment"))
+    if attachment is not None:
+        kept["attachment"] = attachment
+    return kept or None

@@ -10,7 +10,7 @@ the page shows as a notice); buttons and quick replies become `{title, payload}`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
@@ -58,6 +58,15 @@ class WebchatOutput(OutputChannel):
         # Local fan-out to the room's sockets: queued, never waits on a slow client.
         await self.sio.emit(BOT_EVENT, message, room=recipient_id)
 
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """A file an agent sent (`custom.attachment`, bot/desk) as one `file` message; the
+        file's name, its text, is for channels that cannot show it."""
+        attachment = _attachment_of(message)
+        if attachment is not None:
+            await self._emit(recipient_id, {"file": attachment}, message)
+            return
+        await super().send_response(recipient_id, message)
+
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, {"text": text}, kwargs)
 
@@ -89,15 +98,28 @@ class WebchatOutput(OutputChannel):
         await self._emit(recipient_id, {"custom": json_message}, kwargs)
 
 
+def _attachment_of(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    custom = message.get("custom")
+    found = custom.get("attachment") if isinstance(custom, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) and isinstance(found.get("id"), str) else None
+
+
 def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
     """The customer's and the bot's messages, oldest first, as the page renders them."""
     shown: list[dict[str, Any]] = []
     for message in messages(event.as_dict() for event in events):
         if message.sender == "user":
             if message.text:
-                shown.append({"sender": "user", "text": message.shown, "ts": message.timestamp})
+                said: dict[str, Any] = {"sender": "user", "text": message.shown}
+                said["ts"] = message.timestamp
+                if message.attachment is not None:
+                    said["file"] = dict(message.attachment)
+                shown.append(said)
             continue
         line: dict[str, Any] = {"sender": "bot", "ts": message.timestamp}
+        if message.attachment is not None:
+            shown.append(line | {"agent": message.agent, "file": dict(message.attachment)})
+            continue
         if message.text:
             line["text"] = message.text
         if message.agent:

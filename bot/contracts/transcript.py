@@ -33,6 +33,10 @@ class Message:
     data: Mapping[str, Any] = field(default_factory=dict)
     # The desk event this message announces (`AGENT_JOINED`), if any.
     event: str | None = None
+    # A photo or file sent with the message (bot.attachments: id, name, content_type, size,
+    # image): a customer's in the user event's metadata, an agent's in the bot event's
+    # `custom` data.
+    attachment: Mapping[str, Any] | None = None
 
     @property
     def button_titles(self) -> list[Any]:
@@ -49,7 +53,7 @@ def message_of(event: Mapping[str, Any]) -> Message | None:
     if kind == "user":
         display = metadata.get("display")
         shown = display if isinstance(display, str) and display else text
-        return Message("user", text, stamp, shown=shown)
+        return Message("user", text, stamp, shown=shown, attachment=_attachment(metadata))
     if kind == "bot":
         agent = metadata.get(DESK_AGENT)
         event_name = metadata.get(DESK_EVENT)
@@ -61,7 +65,15 @@ def message_of(event: Mapping[str, Any]) -> Message | None:
             agent=agent if isinstance(agent, str) and agent else None,
             data=event.get("data") or {},
             event=event_name if isinstance(event_name, str) and event_name else None,
+            attachment=_attachment((event.get("data") or {}).get("custom")),
         )
+    return None
+
+
+def _attachment(holder: Any) -> Mapping[str, Any] | None:
+    found = holder.get("attachment") if isinstance(holder, Mapping) else None
+    if isinstance(found, Mapping) and isinstance(found.get("id"), str):
+        return found
     return None
 
 

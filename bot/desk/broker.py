@@ -99,6 +99,8 @@ def line_of(conversation: str, event: dict[str, Any]) -> Line | None:
     else:
         kind = "agent" if message.agent else "bot"
         data = {"agent": message.agent, "buttons": message.button_titles}
+    if message.attachment is not None:
+        data = (data or {}) | {"attachment": dict(message.attachment)}
     sent_at = float(event.get("timestamp") or time.time())
     # What the customer saw: a button's title, not its payload (/affirm).
     words = message.shown

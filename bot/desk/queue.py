@@ -203,6 +203,7 @@ class Line(BaseModel):
     agent: str | None = None
     buttons: list[str] = []
     sent_at: float | None = None
+    attachment: dict[str, Any] | None = None
 
 
 class Conversation(BaseModel):
@@ -258,7 +259,13 @@ async def show_conversation(request: web.Request, _: None) -> Conversation:
         # The assistant is down: show what the desk itself received, and say it is partial.
         complete = False
         lines = [
-            Line(kind=f["kind"], text=f["text"], agent=f["staff"], sent_at=f["sent_at"])
+            Line(
+                kind=f["kind"],
+                text=f["text"],
+                agent=f["staff"],
+                sent_at=f["sent_at"],
+                attachment=(f["data"] or {}).get("attachment"),
+            )
             for f in feed
             if f["kind"] in ("customer", "bot", "agent")
         ]

@@ -68,14 +68,24 @@ class Rasa:
     async def append(self, conversation: str, events: list[dict[str, Any]], latest: bool) -> None:
         await self._call("POST", conversation, "tracker/events", events, latest=latest)
 
-    async def say(self, conversation: str, text: str, agent: str, sent_at: float) -> None:
-        """An agent's message, delivered to the customer's channel and kept in the transcript."""
-        event = {
+    async def say(
+        self,
+        conversation: str,
+        text: str,
+        agent: str,
+        sent_at: float,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """An agent's message, delivered to the customer's channel and kept in the transcript;
+        `data` carries its rich parts (a file: `{"custom": {"attachment": …}}`)."""
+        event: dict[str, Any] = {
             "event": "bot",
             "text": text,
             "timestamp": sent_at,
             "metadata": {DESK_AGENT: agent},
         }
+        if data:
+            event["data"] = data
         await self.append(conversation, [event], latest=True)
 
     async def pause(self, conversation: str, agent: str | None = None) -> None:
@@ -115,7 +125,14 @@ def transcript(tracker: dict[str, Any]) -> list[dict[str, Any]]:
     for message in messages(tracker.get("events") or []):
         if message.sender == "user":
             # What the customer saw: a button's title, not its payload (/affirm).
-            lines.append({"kind": "customer", "text": message.shown, "sent_at": message.timestamp})
+            lines.append(
+                {
+                    "kind": "customer",
+                    "text": message.shown,
+                    "sent_at": message.timestamp,
+                    "attachment": message.attachment,
+                }
+            )
             continue
         lines.append(
             {
@@ -124,6 +141,7 @@ def transcript(tracker: dict[str, Any]) -> list[dict[str, Any]]:
                 "agent": message.agent,
                 "buttons": message.button_titles,
                 "sent_at": message.timestamp,
+                "attachment": message.attachment,
             }
         )
     return lines

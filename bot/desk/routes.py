@@ -19,6 +19,7 @@ from bot.desk import (
     loops,
     orders,
     page,
+    presence,
     queue,
     rasa,
     recovery,
@@ -34,11 +35,14 @@ ROUTES: tuple[Routes, ...] = (
     reveal.routes,
     duty.routes,
     orders.routes,
+    presence.desk_routes,
+    presence.chat_routes,
 )
 
 
 def setup(app: web.Application) -> None:
     accounts.setup(app)
+    presence.setup(app)
     app.cleanup_ctx.append(rasa.client)
     app.cleanup_ctx.append(canned.loaded)
     # The stop signal first: the loops after it are stopped (in reverse order) before it.

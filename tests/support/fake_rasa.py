@@ -37,6 +37,8 @@ class FakeRasa:
         self._arrived = asyncio.Event()
         # The `token` query parameter of every GET /status (the health checks).
         self.status_calls: list[str | None] = []
+        # The bodies of the web-chat channel's typing signals (connectors/webchat.py).
+        self.typing: list[dict[str, Any]] = []
 
     @classmethod
     async def start(cls, server: ServerFactory) -> FakeRasa:
@@ -47,6 +49,7 @@ class FakeRasa:
         app.router.add_post("/conversations/{id}/tracker/events", fake._append)
         app.router.add_post("/conversations/{id}/execute", fake._execute)
         app.router.add_get("/status", fake._status)
+        app.router.add_post("/webhooks/webchat/typing", fake._typing)
         running = await server(app)
         fake.url = str(running.make_url("")).rstrip("/")
         return fake
@@ -118,6 +121,10 @@ class FakeRasa:
         if self.failing is not None:
             return web.json_response({"message": "broken on purpose"}, status=self.failing)
         return web.json_response({"model_id": "fake-model", "num_active_training_jobs": 0})
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        self.typing.append(await request.json())
+        return web.json_response({"status": "sent"}, status=202)
 
     async def _tracker(self, request: web.Request) -> web.Response:
         conversation = request.match_info["id"]

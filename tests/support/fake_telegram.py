@@ -47,6 +47,8 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
         self._updates: list[dict[str, Any]] = []
+        # Files customers sent, by file_id: getFile names them, /file/bot<token>/… serves them.
+        self.files: dict[str, bytes] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._delays: dict[str, float] = {}
         self._message_ids = itertools.count(1000)
@@ -70,6 +72,7 @@ class FakeTelegram:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/photos/{file_id}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -143,6 +146,18 @@ class FakeTelegram:
 
     # --- the Bot API -----------------------------------------------------------------------
 
+    def add_file(self, file_id: str, data: bytes) -> None:
+        with self._lock:
+            self.files[file_id] = data
+
+    async def _file(self, request: web.Request) -> web.Response:
+        with self._lock:
+            data = self.files.get(request.match_info["file_id"])
+            self.calls.append(Call("file", {"file_id": request.match_info["file_id"]}))
+        if request.match_info["token"] != self.token or data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _fail(Failure(401, "Unauthorized"))
@@ -167,7 +182,17 @@ class FakeTelegram:
     def _answer(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT_USER
-        if method in ("sendMessage", "sendPhoto"):
+        if method == "getFile":
+            file_id = str(params.get("file_id"))
+            if file_id not in self.files:
+                return None
+            return {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}",
+            }
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
             chat_id = int(params["chat_id"])
             message: dict[str, Any] = {
                 "message_id": next(self._message_ids),
@@ -177,6 +202,8 @@ class FakeTelegram:
             }
             if method == "sendMessage":
                 message["text"] = params["text"]
+            elif method == "sendDocument":
+                message["document"] = {"file_id": "d1", "file_unique_id": "d1"}
             else:
                 message["photo"] = [
                     {"file_id": "p1", "file_unique_id": "p1", "width": 1, "height": 1}
@@ -220,6 +247,10 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     params: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, web.FileField):
+            # An uploaded photo or document: what arrived, not the bytes.
+            params[key] = {"filename": value.filename, "size": len(value.file.read())}
+            continue
         text = value if isinstance(value, str) else ""
         params[key] = json.loads(text) if key in JSON_FIELDS else text
     return params

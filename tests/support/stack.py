@@ -93,6 +93,8 @@ class Stack:
             "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
             # Its tracker store: the desk recovers from it what the broker missed.
             "BOT_TRACKER_DB_URL": f"sqlite:///{self.workdir / 'rasa.db'}",
+            # Photos and files sent in the tests' conversations.
+            "BOT_ATTACHMENTS_DIR": str(self.workdir / "attachments"),
             "ACTIONS_TOKEN": self.actions_token,
             # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
             "RASA_TOKEN": "",

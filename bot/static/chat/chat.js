@@ -189,6 +189,10 @@
         item.appendChild(file);
       }
     }
+    // A photo or file an agent sent (chat-upload.js draws it; opened with the chat token).
+    if (message.file && typeof message.file === "object" && window.xingchenFiles) {
+      item.appendChild(window.xingchenFiles.node(message.file));
+    }
     (Array.isArray(message.elements) ? message.elements : []).forEach(function (element) {
       if (!element || typeof element !== "object") return;
       var card = document.createElement("div");
@@ -209,18 +213,22 @@
     });
     addChoices(item, message.buttons, "buttons");
     addChoices(item, message.quick_replies, "quick-replies");
-    if (!item.querySelector(".bubble, img, .card, .choices")) return null;
+    if (!item.querySelector(".bubble, img, .card, .choices, .file")) return null;
     addTime(item, message.ts);
     return append(item);
   }
 
-  function renderUser(text, seconds) {
+  function renderUser(text, seconds, file) {
     var item = document.createElement("div");
     item.className = "msg user";
-    var bubble = document.createElement("div");
-    bubble.className = "bubble";
-    bubble.textContent = text;
-    item.appendChild(bubble);
+    if (file && typeof file === "object" && window.xingchenFiles) {
+      item.appendChild(window.xingchenFiles.node(file));
+    } else {
+      var bubble = document.createElement("div");
+      bubble.className = "bubble";
+      bubble.textContent = text;
+      item.appendChild(bubble);
+    }
     addTime(item, seconds);
     return append(item);
   }
@@ -302,7 +310,7 @@
             renderBot(message);
           } else if (!state.loaded && message.text) {
             retireChoices();
-            renderUser(message.text, message.ts);
+            renderUser(message.text, message.ts, message.file);
           }
         });
         state.loaded = true;
@@ -325,15 +333,17 @@
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  // `display` is what the customer sees as their bubble (a button's title for its payload).
-  function send(text, display) {
+  // `display` is what the customer sees as their bubble (a button's title for its payload);
+  // `file` a photo or file already uploaded (chat-upload.js), which no reply waits for.
+  function send(text, display, file) {
     if (!state.socket || !text.trim()) return false;
     retireChoices();
-    var bubble = renderUser(display || text);
+    var bubble = renderUser(display || text, undefined, file);
     bubble.classList.add("pending");
     var data = { message: text, message_id: newId() };
     if (display && display !== text) data.metadata = { display: display };
-    startWaiting();
+    if (file) data.metadata = { display: display || text, attachment: file };
+    if (!file) startWaiting();
     // With `retries` the client resends until the server acknowledges, also across a
     // reconnect; the message_id lets the server drop a repeat.
     state.socket.emit("user_uttered", data, function (error, ack) {
@@ -427,6 +437,7 @@
     });
     state.socket = socket;
     sendButton.disabled = false;
+    document.dispatchEvent(new CustomEvent("chat:socket", { detail: socket }));
     socket.on("connect", function () {
       setStatus("online", "在线");
       loadHistory();
@@ -477,6 +488,14 @@
       window.parent.postMessage({ type: "xingchen-webchat:close" }, "*");
     });
   }
+
+  // For chat-upload.js: the session's token, sending, and notices.
+  window.xingchenChat = {
+    token: function () { return state.token; },
+    send: send,
+    notice: notice,
+    scrollDown: scrollDown,
+  };
 
   setStatus("connecting", "连接中…");
   sendButton.disabled = true;

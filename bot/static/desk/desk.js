@@ -118,20 +118,22 @@ document.querySelectorAll(".tabs button").forEach((button) => button.addEventLis
 
 // --- one conversation ------------------------------------------------------------------------
 
-function line(kind, text, who, buttons) {
+function line(kind, text, who, buttons, attachment) {
   const item = el("li", { class: `line ${kind}` },
     el("span", { class: "who" }, who || KINDS[kind] || kind), el("span", { class: "text" }, text));
   if (buttons && buttons.length) item.append(el("span", { class: "buttons" }, `［${buttons.join("］［")}］`));
+  // A photo or file sent with the line (desk-compose.js draws it).
+  if (attachment && window.deskCompose) item.append(window.deskCompose.attachmentNode(attachment));
   const transcript = $("#transcript");
   transcript.append(item);
   transcript.scrollTop = transcript.scrollHeight;
 }
 
-function showLine(kind, text, who, buttons, sentAt) {
+function showLine(kind, text, who, buttons, sentAt, attachment) {
   const key = sentAt != null ? `${kind}:${Number(sentAt).toFixed(3)}:${text}` : null;
   if (key && seen.has(key)) return;
   if (key) seen.add(key);
-  line(kind, text, who, buttons);
+  line(kind, text, who, buttons, attachment);
 }
 
 // Other scripts (desk-sla.js, desk-assign.js) add to each queue item as it is drawn.
@@ -180,7 +182,7 @@ async function open(id) {
   $("#transcript").replaceChildren();
   renderPackage(selected);
   data.transcript.forEach((l) => showLine(l.kind, l.text, l.kind === "agent" ? `客服 ${l.agent}` : null,
-    l.buttons, l.sent_at));
+    l.buttons, l.sent_at, l.attachment));
   data.notes.filter((n) => n.kind === "note").forEach((n) => line("note", n.text, `备注 · ${n.staff}`));
   $("#partial").hidden = data.transcript_complete;
   $("#conversation").hidden = false;
@@ -189,6 +191,7 @@ async function open(id) {
   $("#transcript").scrollTop = $("#transcript").scrollHeight;
   updateActions();
   renderList();
+  document.dispatchEvent(new CustomEvent("desk:opened", { detail: selected }));
   const canned = await api("GET", `/desk/api/handoffs/${id}/canned`).catch(() => []);
   $("#canned").replaceChildren(el("option", { value: "" }, "常用回复…"),
     ...canned.map((c) => el("option", { value: c.text }, c.title)));
@@ -296,9 +299,11 @@ function connect() {
       }
       return;
     }
+    if (m.kind === "typing") return; // desk-compose.js shows it, from desk:feed
     if (!selected || m.handoff_id !== selected.id) { refreshSoon(); return; }
     if (m.kind === "note") line("note", m.text, `备注 · ${m.staff}`);
-    else showLine(m.kind, m.text, m.kind === "agent" ? `客服 ${m.data.agent}` : null, m.data.buttons, m.sent_at);
+    else showLine(m.kind, m.text, m.kind === "agent" ? `客服 ${m.data.agent}` : null, m.data.buttons, m.sent_at,
+      m.data.attachment);
   };
 }
 
@@ -335,5 +340,8 @@ async function start() {
 setInterval(checkStatus, 15000);
 
 setInterval(() => { if (me && items.length) renderList(); }, 1000);
+
+// For desk-compose.js: the open conversation, who is logged in, the API helper.
+window.desk = { selected: () => selected, me: () => me, api };
 
 api("GET", "/desk/api/me").then((who) => { me = who; start(); }).catch(showLogin);
