@@ -12,6 +12,7 @@ from bot.desk import (
     accounts,
     broker,
     canned,
+    context,
     feed,
     holding,
     loops,
@@ -20,6 +21,7 @@ from bot.desk import (
     rasa,
     recovery,
     reveal,
+    search,
     waiting,
 )
 
@@ -29,6 +31,8 @@ ROUTES: tuple[Routes, ...] = (
     holding.routes,
     canned.routes,
     reveal.routes,
+    context.routes,
+    search.routes,
 )
 
 

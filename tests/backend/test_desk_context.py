@@ -1,0 +1,201 @@
+"""The customer beside a conversation (GET /desk/api/handoffs/{id}/context): who may see it,
+what it gathers (previous conversations, devices with the engine's warranty verdict, orders,
+complaints) and that every phone in it stays masked."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.app import create_app
+from bot.clock import Clock
+from bot.db import Database
+from bot.desk.accounts import Role, create_account
+from bot.settings import Settings
+from tests.support.api import call
+from tests.support.database import API_HEADERS
+from tests.support.desk import desk_headers
+from tests.support.fake_rasa import FakeRasa
+
+PASSWORD = "context-test-password"
+STAFF: dict[str, tuple[str, Role]] = {
+    "zhang": ("张敏", "agent"),
+    "li": ("李强", "agent"),
+    "wang": ("王芳", "supervisor"),
+}
+FULL_MOBILE = re.compile(r"1[3-9][0-9](?:[\s-]?[0-9]){8}")
+CONVERSATION = "conv-ctx"
+CONTACT, OWN_PHONE, PROVEN_PHONE = "13912345678", "13800138000", "13611112222"
+# Demo devices (bot.demo): 400 days old, and a monitor with a bought extension.
+NAMED_SERIAL, BOOKED_SERIAL, PROVEN_SERIAL = "PF4N9C2H", "MJ5R8W2K", "MN3K8P1Z"
+
+
+@pytest.fixture
+async def backend(
+    aiohttp_client: Callable[..., Any],
+    settings: Settings,
+    clock: Clock,
+    db: Database,
+    rasa: FakeRasa,
+) -> TestClient:
+    async with db.write() as conn:
+        for username, (name, role) in STAFF.items():
+            await create_account(conn, username, name, role, PASSWORD, Clock.to_db(clock.now()))
+        await create_account(
+            conn, "bj01", "北京站", "station", PASSWORD, Clock.to_db(clock.now()), "BJ01"
+        )
+    app = create_app(replace(settings, rasa_url=rasa.url), clock)
+    client: TestClient = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
+    return client
+
+
+async def _as(
+    backend: TestClient, who: dict[str, str], method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    async with backend.request(method, path, headers=who, json=body) as reply:
+        return reply.status, await reply.json()
+
+
+def _booking(**changes: Any) -> dict[str, Any]:
+    return {
+        "kind": "drop_off",
+        "fault": "开机无显示",
+        "station_code": "BJ01",
+        "slot_date": "2026-11-21",
+        "slot_start": "09:00",
+        "channel": "webchat",
+        **changes,
+    }
+
+
+async def handoff(backend: TestClient, conversation: str = CONVERSATION, **package: Any) -> str:
+    body = {
+        "conversation_id": conversation,
+        "channel": "webchat",
+        "reason": "requested",
+        "package": {"contact": CONTACT, "serial": NAMED_SERIAL, "fault": "屏幕闪烁"} | package,
+    }
+    created = await call(backend, "POST", "/api/handoffs", 201, json=body, headers=API_HEADERS)
+    return str(created["id"])
+
+
+@dataclass
+class Customer:
+    first: str
+    second: str
+    own_order: str
+    proven_order: str
+    complaint: str
+
+
+async def customer(backend: TestClient, zhang: dict[str, str]) -> Customer:
+    """A customer who talked to zhang once (closed), booked a repair, proved the phone of an
+    order booked elsewhere, complained, and is now back in the queue."""
+    first = await handoff(backend)
+    assert (await _as(backend, zhang, "POST", f"/desk/api/handoffs/{first}/claim"))[0] == 200
+    own = await call(
+        backend, "POST", "/api/workorders", 201, headers=API_HEADERS,
+        json=_booking(serial=BOOKED_SERIAL, phone=OWN_PHONE, conversation_id=CONVERSATION),
+    )
+    other = await call(
+        backend, "POST", "/api/workorders", 201, headers=API_HEADERS,
+        json=_booking(serial=PROVEN_SERIAL, phone=PROVEN_PHONE, conversation_id="conv-shop"),
+    )
+    check = {"digits": PROVEN_PHONE, "conversation_id": CONVERSATION}
+    path = f"/api/workorders/{other['id']}/verify-phone"
+    assert (await call(backend, "POST", path, 200, json=check, headers=API_HEADERS))["matched"]
+    complaint = await call(
+        backend, "POST", "/api/complaints", 201, headers=API_HEADERS,
+        json={"text": f"修了两次还没好，打我 {CONTACT}", "conversation_id": CONVERSATION,
+              "work_order_id": own["id"]},
+    )
+    closed = await _as(backend, zhang, "POST", f"/desk/api/handoffs/{first}/close", {})
+    assert closed[0] == 200, closed
+    second = await handoff(backend)
+    return Customer(first, second, own["id"], other["id"], complaint["id"])
+
+
+async def test_only_who_may_call_the_customer_sees_them(
+    backend: TestClient, rasa: FakeRasa
+) -> None:
+    zhang, li, wang = [await desk_headers(backend, n, PASSWORD) for n in ("zhang", "li", "wang")]
+    c = await customer(backend, zhang)
+    path = f"/desk/api/handoffs/{c.second}/context"
+    # Waiting: an agent claims first (as for the reveal); a supervisor sees it.
+    status, body = await _as(backend, zhang, "GET", path)
+    assert (status, body["error"]["code"]) == (409, "not_holding")
+    assert (await _as(backend, wang, "GET", path))[0] == 200
+    assert (await _as(backend, zhang, "POST", f"/desk/api/handoffs/{c.second}/claim"))[0] == 200
+    assert (await _as(backend, zhang, "GET", path))[0] == 200
+    # A colleague's conversation, even the closed one zhang held: 403.
+    for handoff_id in (c.second, c.first):
+        status, body = await _as(backend, li, "GET", f"/desk/api/handoffs/{handoff_id}/context")
+        assert (status, body["error"]["code"]) == (403, "not_yours")
+    assert (await _as(backend, zhang, "GET", f"/desk/api/handoffs/{c.first}/context"))[0] == 200
+    # No desk session, or a station account: not the desk's audience.
+    assert (await _as(backend, {}, "GET", path))[0] == 401
+    reply = await backend.post("/desk/api/login", json={"username": "bj01", "password": PASSWORD})
+    assert reply.status in (401, 403)
+    # The internal API's token is no desk session either.
+    assert (await _as(backend, API_HEADERS, "GET", path))[0] == 401
+
+
+async def test_the_panel_gathers_the_customer_and_masks_every_phone(
+    backend: TestClient, rasa: FakeRasa
+) -> None:
+    zhang = await desk_headers(backend, "zhang", PASSWORD)
+    c = await customer(backend, zhang)
+    await _as(backend, zhang, "POST", f"/desk/api/handoffs/{c.second}/claim")
+    status, ctx = await _as(backend, zhang, "GET", f"/desk/api/handoffs/{c.second}/context")
+    assert status == 200, ctx
+    assert FULL_MOBILE.findall(json.dumps(ctx, ensure_ascii=False)) == []
+    assert (ctx["identity"], ctx["channel"]) == (CONVERSATION, "webchat")
+    assert {(p["masked"], p["source"]) for p in ctx["phones"]} == {
+        ("139****5678", "contact"),
+        ("136****2222", "proven"),
+    }
+    conversations = {x["id"]: x for x in ctx["conversations"]}
+    assert list(conversations) == [c.second, c.first], "newest first"
+    assert conversations[c.second]["current"] and not conversations[c.first]["current"]
+    assert conversations[c.first]["holder"] == "张敏" and conversations[c.first]["openable"]
+    assert {o["id"]: o["phone"] for o in ctx["work_orders"]} == {
+        c.own_order: "138****8000",
+        c.proven_order: "136****2222",
+    }
+    complaints = [(x["id"], x["work_order_id"]) for x in ctx["complaints"]]
+    assert complaints == [(c.complaint, c.own_order)]
+    assert "139****5678" in ctx["complaints"][0]["text"]
+    devices = {d["serial"]: d for d in ctx["devices"]}
+    assert set(devices) == {NAMED_SERIAL, BOOKED_SERIAL, PROVEN_SERIAL}
+    for serial, device in devices.items():
+        verdict = await call(
+            backend, "POST", "/api/warranty/verdict", 200, json={"serial": serial, "fault": {}},
+            headers=API_HEADERS,
+        )
+        warranty = device["warranty"]
+        assert (warranty["remedy"], warranty["until"]) == (verdict["remedy"], verdict["until"])
+        assert warranty["coverage"] == verdict["coverage"]
+    assert [e["plan_code"] for e in devices[PROVEN_SERIAL]["extensions"]] == ["EW-MON-2Y"]
+    assert devices[PROVEN_SERIAL]["extended_until"]
+
+
+async def test_an_unknown_serial_is_listed_without_a_verdict(
+    backend: TestClient, rasa: FakeRasa
+) -> None:
+    wang = await desk_headers(backend, "wang", PASSWORD)
+    waiting = await handoff(backend, "conv-unknown", serial="ZZ99999999", contact=None)
+    status, ctx = await _as(backend, wang, "GET", f"/desk/api/handoffs/{waiting}/context")
+    assert status == 200, ctx
+    assert ctx["devices"] == [
+        {"serial": "ZZ99999999", "known": False, "model_code": None, "model_name": None,
+         "invoice_date": None, "extended_until": None, "warranty": None, "extensions": [],
+         "repairs": []}
+    ]
+    assert ctx["phones"] == [] and ctx["work_orders"] == [] and ctx["complaints"] == []
