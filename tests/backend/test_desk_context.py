@@ -5,36 +5,31 @@ complaints) and that every phone in it stays masked."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
-from bot.desk.accounts import Role, create_account
 from bot.settings import Settings
 from tests.support.api import call
 from tests.support.database import API_HEADERS
 from tests.support.desk import desk_headers
+from tests.support.desk_customer import (
+    BOOKED_SERIAL,
+    CONVERSATION,
+    FULL_MOBILE,
+    NAMED_SERIAL,
+    PASSWORD,
+    PROVEN_SERIAL,
+    customer,
+    handoff,
+    make_backend,
+)
+from tests.support.desk_customer import as_staff as _as
 from tests.support.fake_rasa import FakeRasa
-
-PASSWORD = "context-test-password"
-STAFF: dict[str, tuple[str, Role]] = {
-    "zhang": ("张敏", "agent"),
-    "li": ("李强", "agent"),
-    "wang": ("王芳", "supervisor"),
-}
-FULL_MOBILE = re.compile(r"1[3-9][0-9](?:[\s-]?[0-9]){8}")
-CONVERSATION = "conv-ctx"
-CONTACT, OWN_PHONE, PROVEN_PHONE = "13912345678", "13800138000", "13611112222"
-# Demo devices (bot.demo): 400 days old, and a monitor with a bought extension.
-NAMED_SERIAL, BOOKED_SERIAL, PROVEN_SERIAL = "PF4N9C2H", "MJ5R8W2K", "MN3K8P1Z"
 
 
 @pytest.fixture
@@ -45,81 +40,7 @@ async def backend(
     db: Database,
     rasa: FakeRasa,
 ) -> TestClient:
-    async with db.write() as conn:
-        for username, (name, role) in STAFF.items():
-            await create_account(conn, username, name, role, PASSWORD, Clock.to_db(clock.now()))
-        await create_account(
-            conn, "bj01", "北京站", "station", PASSWORD, Clock.to_db(clock.now()), "BJ01"
-        )
-    app = create_app(replace(settings, rasa_url=rasa.url), clock)
-    client: TestClient = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
-    return client
-
-
-async def _as(
-    backend: TestClient, who: dict[str, str], method: str, path: str, body: Any = None
-) -> tuple[int, Any]:
-    async with backend.request(method, path, headers=who, json=body) as reply:
-        return reply.status, await reply.json()
-
-
-def _booking(**changes: Any) -> dict[str, Any]:
-    return {
-        "kind": "drop_off",
-        "fault": "开机无显示",
-        "station_code": "BJ01",
-        "slot_date": "2026-11-21",
-        "slot_start": "09:00",
-        "channel": "webchat",
-        **changes,
-    }
-
-
-async def handoff(backend: TestClient, conversation: str = CONVERSATION, **package: Any) -> str:
-    body = {
-        "conversation_id": conversation,
-        "channel": "webchat",
-        "reason": "requested",
-        "package": {"contact": CONTACT, "serial": NAMED_SERIAL, "fault": "屏幕闪烁"} | package,
-    }
-    created = await call(backend, "POST", "/api/handoffs", 201, json=body, headers=API_HEADERS)
-    return str(created["id"])
-
-
-@dataclass
-class Customer:
-    first: str
-    second: str
-    own_order: str
-    proven_order: str
-    complaint: str
-
-
-async def customer(backend: TestClient, zhang: dict[str, str]) -> Customer:
-    """A customer who talked to zhang once (closed), booked a repair, proved the phone of an
-    order booked elsewhere, complained, and is now back in the queue."""
-    first = await handoff(backend)
-    assert (await _as(backend, zhang, "POST", f"/desk/api/handoffs/{first}/claim"))[0] == 200
-    own = await call(
-        backend, "POST", "/api/workorders", 201, headers=API_HEADERS,
-        json=_booking(serial=BOOKED_SERIAL, phone=OWN_PHONE, conversation_id=CONVERSATION),
-    )
-    other = await call(
-        backend, "POST", "/api/workorders", 201, headers=API_HEADERS,
-        json=_booking(serial=PROVEN_SERIAL, phone=PROVEN_PHONE, conversation_id="conv-shop"),
-    )
-    check = {"digits": PROVEN_PHONE, "conversation_id": CONVERSATION}
-    path = f"/api/workorders/{other['id']}/verify-phone"
-    assert (await call(backend, "POST", path, 200, json=check, headers=API_HEADERS))["matched"]
-    complaint = await call(
-        backend, "POST", "/api/complaints", 201, headers=API_HEADERS,
-        json={"text": f"修了两次还没好，打我 {CONTACT}", "conversation_id": CONVERSATION,
-              "work_order_id": own["id"]},
-    )
-    closed = await _as(backend, zhang, "POST", f"/desk/api/handoffs/{first}/close", {})
-    assert closed[0] == 200, closed
-    second = await handoff(backend)
-    return Customer(first, second, own["id"], other["id"], complaint["id"])
+    return await make_backend(aiohttp_client, settings, clock, db, rasa)
 
 
 async def test_only_who_may_call_the_customer_sees_them(
@@ -176,7 +97,11 @@ async def test_the_panel_gathers_the_customer_and_masks_every_phone(
     assert set(devices) == {NAMED_SERIAL, BOOKED_SERIAL, PROVEN_SERIAL}
     for serial, device in devices.items():
         verdict = await call(
-            backend, "POST", "/api/warranty/verdict", 200, json={"serial": serial, "fault": {}},
+            backend,
+            "POST",
+            "/api/warranty/verdict",
+            200,
+            json={"serial": serial, "fault": {}},
             headers=API_HEADERS,
         )
         warranty = device["warranty"]
@@ -194,8 +119,16 @@ async def test_an_unknown_serial_is_listed_without_a_verdict(
     status, ctx = await _as(backend, wang, "GET", f"/desk/api/handoffs/{waiting}/context")
     assert status == 200, ctx
     assert ctx["devices"] == [
-        {"serial": "ZZ99999999", "known": False, "model_code": None, "model_name": None,
-         "invoice_date": None, "extended_until": None, "warranty": None, "extensions": [],
-         "repairs": []}
+        {
+            "serial": "ZZ99999999",
+            "known": False,
+            "model_code": None,
+            "model_name": None,
+            "invoice_date": None,
+            "extended_until": None,
+            "warranty": None,
+            "extensions": [],
+            "repairs": [],
+        }
     ]
     assert ctx["phones"] == [] and ctx["work_orders"] == [] and ctx["complaints"] == []
