@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import handoffs, tables
@@ -110,7 +110,7 @@ def _package_like(text: str) -> Any:
 def _visible(staff: Staff) -> Any:
     h, a = tables.handoffs, tables.desk_assignments
     if staff.supervisor:
-        return True
+        return true()
     return or_(h.c.status == "waiting", and_(h.c.status != "waiting", a.c.staff_id == staff.id))
 
 
