@@ -193,3 +193,24 @@ async def test_reopen_held_or_back_in_the_queue(backend: TestClient, rasa: FakeR
     status, lines = await _as(backend, wang, "GET", f"/desk/api/audit?handoff_id={c.first}")
     reopened = [(line["staff"], line["detail"]) for line in lines if line["action"] == "reopened"]
     assert reopened == [("王芳", {"mode": "queue"}), ("张敏", {"mode": "hold"})]
+
+
+async def test_a_reopen_the_assistant_missed_is_undone(backend: TestClient, rasa: FakeRasa) -> None:
+    c, _, staff = await _world(backend)
+    zhang, wang = staff["zhang"], staff["wang"]
+    assert (await _as(backend, wang, "POST", f"/desk/api/handoffs/{c.second}/close", {}))[0] == 200
+    rasa.failing = 503
+    status, _ = await _as(backend, zhang, "POST", f"/desk/api/handoffs/{c.first}/reopen", {})
+    assert status in (502, 503)
+    rasa.failing = None
+    status, conversation = await _as(backend, zhang, "GET", f"/desk/api/handoffs/{c.first}")
+    assert (conversation["handoff"]["status"], conversation["handoff"]["holder"]) == (
+        "closed",
+        "张敏",
+    )
+    assert conversation["handoff"]["resolution"] == "resolved", "the close stands, untouched"
+    status, lines = await _as(backend, wang, "GET", f"/desk/api/audit?handoff_id={c.first}")
+    assert [line["action"] for line in lines][:2] == ["reopen_undone", "reopened"]
+    # The assistant back, the same reopen works.
+    status, item = await _as(backend, zhang, "POST", f"/desk/api/handoffs/{c.first}/reopen", {})
+    assert (status, item["status"]) == (200, "assigned")
