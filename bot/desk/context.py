@@ -7,9 +7,11 @@ claimed first). Every phone and address in the answer is masked; the full number
 audited reveal (`bot.desk.reveal`).
 
 Who "the customer" is: the chat of the conversation (its channel identity), and the phones the
-customer proved in it (a matched phone check of a work order, `phone_checks`). The customer's
-devices are those they named (the package), booked or complained about, and the devices
-registered to a proven phone; a phone merely typed proves nothing, so it links nothing. The
+customer proved in it (a matched phone check of a work order, `phone_checks`). The owner of a
+proven phone is the customer of every work order booked with it, and of the conversations
+those were booked in (as the bot's own lookup by phone after the proof); their devices are
+those they named (the package), booked or complained about, and the devices registered to a
+proven phone. A phone merely typed proves nothing, so it links nothing. The
 warranty status of each device is the 三包 engine's verdict for today (`bot.warranty`).
 """
 
@@ -133,13 +135,13 @@ def require_customer_view(staff: Staff, status: str, holder: int | None) -> None
 
 
 async def _conversations(
-    conn: AsyncConnection, clock: Clock, staff: Staff, conversation: str, current_id: str
+    conn: AsyncConnection, clock: Clock, staff: Staff, conversations: set[str], current_id: str
 ) -> list[PastConversation]:
     h, a = tables.handoffs, tables.desk_assignments
     rows = await conn.execute(
         select(h, a.c.staff_id, a.c.resolution)
         .select_from(h.outerjoin(a, a.c.handoff_id == h.c.id))
-        .where(h.c.conversation_id == conversation)
+        .where(h.c.conversation_id.in_(conversations))
         .order_by(h.c.created_at.desc(), h.c.id.desc())
         .limit(MAX_ROWS)
     )
@@ -183,18 +185,18 @@ async def _orders(conn: AsyncConnection, conversation: str, ids: set[str]) -> li
     )
 
 
-async def _devices_of_phones(conn: AsyncConnection, phones: set[str]) -> list[str]:
+async def _with_phones(conn: AsyncConnection, key: Any, phone: Any, phones: set[str]) -> list[Any]:
+    """The `key`s of rows whose `phone` is one of these numbers (digits)."""
     if not phones:
         return []
-    d = tables.devices
     # Stored as entered: compare digits, after a cheap filter on the last four.
     tails = {p[-4:] for p in phones}
     rows = await conn.execute(
-        select(d.c.serial, d.c.customer_phone)
-        .where(or_(*(d.c.customer_phone.like(f"%{t}") for t in tails)))
+        select(key.label("key"), phone.label("phone"))
+        .where(or_(*(phone.like(f"%{t}") for t in tails)))
         .limit(MAX_ROWS * 4)
     )
-    return [r.serial for r in rows if r.customer_phone and phone_digits(r.customer_phone) in phones]
+    return [r.key for r in rows if r.phone and phone_digits(r.phone) in phones]
 
 
 async def _warranty(conn: AsyncConnection, serial: str, today: date) -> Warranty:
@@ -234,10 +236,10 @@ async def _device(conn: AsyncConnection, serial: str, today: date) -> DeviceOut:
 
 
 async def _complaints(
-    conn: AsyncConnection, conversation: str, ids: set[str], orders: set[str]
+    conn: AsyncConnection, conversations: set[str], ids: set[str], orders: set[str]
 ) -> list[Any]:
     c = tables.complaints
-    match = [c.c.conversation_id == conversation]
+    match = [c.c.conversation_id.in_(conversations)]
     if ids:
         match.append(c.c.id.in_(ids))
     if orders:
@@ -264,28 +266,38 @@ async def customer_context(request: web.Request, _: None) -> CustomerContext:
         require_customer_view(staff, item.status, item.holder_id)
         row = (await conn.execute(select(h).where(h.c.id == handoff_id))).one()
         package = dict(row.package or {})
-        conversations = await _conversations(conn, clock, staff, item.conversation_id, item.id)
         proven = await _proven_orders(conn, item.conversation_id)
-        orders = await _orders(conn, item.conversation_id, proven)
-        proven_phones = {phone_digits(o.phone) for o in orders if o.id in proven and o.phone}
+        proven_phones = {
+            phone_digits(o.phone)
+            for o in await _orders(conn, item.conversation_id, proven)
+            if o.id in proven and o.phone
+        }
+        # The owner of a proven phone is the customer of every order booked with it, and of
+        # the conversations those orders were booked in (as the bot's lookup by phone).
+        w, d = tables.work_orders, tables.devices
+        theirs = proven | set(await _with_phones(conn, w.c.id, w.c.phone, proven_phones))
+        orders = await _orders(conn, item.conversation_id, theirs)
+        linked = {item.conversation_id} | {
+            o.conversation_id for o in orders if o.id in theirs and o.conversation_id
+        }
+        conversations = await _conversations(conn, clock, staff, linked, item.id)
         complaint_ids = {
             str(r.complaint_id)
             for r in await conn.execute(
                 select(h.c.complaint_id).where(
-                    h.c.conversation_id == item.conversation_id, h.c.complaint_id.is_not(None)
+                    h.c.conversation_id.in_(linked), h.c.complaint_id.is_not(None)
                 )
             )
         }
-        complaints = await _complaints(
-            conn, item.conversation_id, complaint_ids, {o.id for o in orders}
-        )
+        complaints = await _complaints(conn, linked, complaint_ids, {o.id for o in orders})
         serials: list[str] = []
         named = [
             package.get("serial"),
             *(o.serial for o in orders),
             *(c.serial for c in complaints),
         ]
-        for serial in [*named, *await _devices_of_phones(conn, proven_phones)]:
+        registered = await _with_phones(conn, d.c.serial, d.c.customer_phone, proven_phones)
+        for serial in [*named, *registered]:
             if serial and str(serial).upper() not in serials:
                 serials.append(str(serial).upper())
         devices = [await _device(conn, s, clock.today()) for s in serials[:MAX_ROWS]]

@@ -22,14 +22,20 @@ from tests.support.desk_customer import (
     CONVERSATION,
     FULL_MOBILE,
     NAMED_SERIAL,
+    OWN_PHONE,
     PASSWORD,
+    PROVEN_PHONE,
     PROVEN_SERIAL,
+    booking,
     customer,
     handoff,
     make_backend,
 )
 from tests.support.desk_customer import as_staff as _as
 from tests.support.fake_rasa import FakeRasa
+
+# Demo devices (bot.demo): a laptop without invoice, and a stranger's laptop.
+LINKED_SERIAL, STRANGER_SERIAL = "PF1Q6H8S", "PF8M3X6T"
 
 
 @pytest.fixture
@@ -73,6 +79,14 @@ async def test_the_panel_gathers_the_customer_and_masks_every_phone(
 ) -> None:
     zhang = await desk_headers(backend, "zhang", PASSWORD)
     c = await customer(backend, zhang)
+    # The proven phone's owner booked once more from Telegram, and talked to a person in the
+    # conversation where the proven order was booked; a stranger booked with the phone this
+    # customer merely typed (unproven: not theirs).
+    by_phone = await _order(
+        backend, serial=LINKED_SERIAL, phone=PROVEN_PHONE, conversation_id="tg-7"
+    )
+    stranger = await _order(backend, serial=STRANGER_SERIAL, phone=OWN_PHONE, conversation_id="x-1")
+    shop = await handoff(backend, "conv-shop")
     await _as(backend, zhang, "POST", f"/desk/api/handoffs/{c.second}/claim")
     status, ctx = await _as(backend, zhang, "GET", f"/desk/api/handoffs/{c.second}/context")
     assert status == 200, ctx
@@ -83,18 +97,20 @@ async def test_the_panel_gathers_the_customer_and_masks_every_phone(
         ("136****2222", "proven"),
     }
     conversations = {x["id"]: x for x in ctx["conversations"]}
-    assert list(conversations) == [c.second, c.first], "newest first"
+    assert list(conversations) == [shop, c.second, c.first], "newest first"
     assert conversations[c.second]["current"] and not conversations[c.first]["current"]
     assert conversations[c.first]["holder"] == "张敏" and conversations[c.first]["openable"]
     assert {o["id"]: o["phone"] for o in ctx["work_orders"]} == {
         c.own_order: "138****8000",
         c.proven_order: "136****2222",
+        by_phone: "136****2222",
     }
+    assert stranger not in json.dumps(ctx)
     complaints = [(x["id"], x["work_order_id"]) for x in ctx["complaints"]]
     assert complaints == [(c.complaint, c.own_order)]
     assert "139****5678" in ctx["complaints"][0]["text"]
     devices = {d["serial"]: d for d in ctx["devices"]}
-    assert set(devices) == {NAMED_SERIAL, BOOKED_SERIAL, PROVEN_SERIAL}
+    assert set(devices) == {NAMED_SERIAL, BOOKED_SERIAL, PROVEN_SERIAL, LINKED_SERIAL}
     for serial, device in devices.items():
         verdict = await call(
             backend,
@@ -109,6 +125,13 @@ async def test_the_panel_gathers_the_customer_and_masks_every_phone(
         assert warranty["coverage"] == verdict["coverage"]
     assert [e["plan_code"] for e in devices[PROVEN_SERIAL]["extensions"]] == ["EW-MON-2Y"]
     assert devices[PROVEN_SERIAL]["extended_until"]
+
+
+async def _order(backend: TestClient, **changes: Any) -> str:
+    created = await call(
+        backend, "POST", "/api/workorders", 201, headers=API_HEADERS, json=booking(**changes)
+    )
+    return str(created["id"])
 
 
 async def test_an_unknown_serial_is_listed_without_a_verdict(

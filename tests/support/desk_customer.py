@@ -58,7 +58,7 @@ async def as_staff(
         return reply.status, await reply.json()
 
 
-def _booking(**changes: Any) -> dict[str, Any]:
+def booking(**changes: Any) -> dict[str, Any]:
     return {
         "kind": "drop_off",
         "fault": "开机无显示",
@@ -101,7 +101,7 @@ async def customer(backend: TestClient, zhang: dict[str, str]) -> Customer:
         "/api/workorders",
         201,
         headers=API_HEADERS,
-        json=_booking(serial=BOOKED_SERIAL, phone=OWN_PHONE, conversation_id=CONVERSATION),
+        json=booking(serial=BOOKED_SERIAL, phone=OWN_PHONE, conversation_id=CONVERSATION),
     )
     other = await call(
         backend,
@@ -109,7 +109,7 @@ async def customer(backend: TestClient, zhang: dict[str, str]) -> Customer:
         "/api/workorders",
         201,
         headers=API_HEADERS,
-        json=_booking(serial=PROVEN_SERIAL, phone=PROVEN_PHONE, conversation_id="conv-shop"),
+        json=booking(serial=PROVEN_SERIAL, phone=PROVEN_PHONE, conversation_id="conv-shop"),
     )
     check = {"digits": PROVEN_PHONE, "conversation_id": CONVERSATION}
     path = f"/api/workorders/{other['id']}/verify-phone"
