@@ -17,17 +17,25 @@ warranty status of each device is the 三包 engine's verdict for today (`bot.wa
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
 from bot.api import CLOCK, DB, ApiError, Routes
 from bot.clock import Clock
+from bot.contracts.customers import (
+    ComplaintOut,
+    CustomerContext,
+    DeviceOut,
+    OrderOut,
+    PastConversation,
+    Phone,
+    Warranty,
+)
 from bot.contracts.masking import (
     mask_address,
     mask_contact,
@@ -35,7 +43,7 @@ from bot.contracts.masking import (
     mask_phones_in,
     phone_digits,
 )
-from bot.contracts.warranty import CoverageOut, Extension, Repair
+from bot.contracts.warranty import Extension
 from bot.desk.accounts import Staff, current
 from bot.desk.queue import handoff_id_of, load_item, may_see, require_visible, staff_names
 from bot.errors import DomainError
@@ -47,83 +55,6 @@ routes = Routes("desk", audience="desk")
 
 # Enough for any real customer, and a bound on what one panel may load.
 MAX_ROWS = 50
-
-
-class Phone(BaseModel):
-    """A number of the customer, masked, and where the desk knows it from."""
-
-    masked: str
-    source: str = "contact"  # contact | callback | proven
-
-
-class PastConversation(BaseModel):
-    id: str
-    channel: str
-    reason: str
-    status: str
-    holder: str | None
-    resolution: str | None
-    created_at: datetime
-    current: bool
-    openable: bool
-
-
-class Warranty(BaseModel):
-    """The engine's verdict for a fault reported today; `problem` when it has none."""
-
-    remedy: str | None = None
-    until: date | None = None
-    basis: str | None = None
-    policy_title: str | None = None
-    coverage: list[CoverageOut] = []
-    problem: str | None = None
-
-
-class DeviceOut(BaseModel):
-    serial: str
-    known: bool
-    model_code: str | None = None
-    model_name: str | None = None
-    invoice_date: date | None = None
-    extended_until: date | None = None
-    warranty: Warranty | None = None
-    extensions: list[Extension] = []
-    repairs: list[Repair] = []
-
-
-class OrderOut(BaseModel):
-    id: str
-    kind: str
-    status: str
-    serial: str | None
-    station_code: str
-    slot_date: date | None
-    slot_start: str | None
-    fault: str
-    phone: str | None
-    address: str | None
-    created_at: datetime
-
-
-class ComplaintOut(BaseModel):
-    id: str
-    severity: str
-    status: str
-    text: str
-    work_order_id: str | None
-    created_at: datetime
-
-
-class CustomerContext(BaseModel):
-    handoff_id: str
-    channel: str
-    identity: str
-    customer_name: str | None
-    phones: list[Phone]
-    conversations: list[PastConversation]
-    devices: list[DeviceOut]
-    work_orders: list[OrderOut]
-    complaints: list[ComplaintOut]
 
 
 def require_customer_view(staff: Staff, status: str, holder: int | None) -> None:
