@@ -392,6 +392,7 @@ async def _undo_assign(
         "claimed": "claim_undone",
         "transferred": "transfer_undone",
         "auto_assigned": "auto_assign_undone",
+        "reopened": "reopen_undone",
     }[what]
     async with db.write() as conn:
         current, held_by = await _load(conn, row.id, lock=True)
@@ -444,6 +445,49 @@ async def close(
         )
         await record_action(conn, clock, row, by, what, resolution=resolution, note=note)
     await tell(rasa, row.conversation_id, response)
+
+
+async def reopen(
+    db: Database, clock: Clock, rasa: Rasa, handoff_id: str, by: Staff, *, hold: bool
+) -> None:
+    """Open a closed conversation again: back in the queue, or held by `by` at once (then as
+    a claim: the bot is paused and the customer told that an agent joined). A supervisor may
+    reopen any; an agent the one they held last. Not while the customer has another open
+    handoff: one open handoff per conversation."""
+
+    def check(row: Row, holder: int | None) -> None:
+        if row.status != "closed":
+            raise ApiError(409, "not_closed", f"this conversation is {row.status}")
+        if not by.supervisor and holder != by.id:
+            raise ApiError(403, "not_yours", "this conversation was held by a colleague")
+
+    async def no_other_open(conn: AsyncConnection, row: Row) -> None:
+        other = await open_handoff_of(conn, row.conversation_id)
+        if other is not None and other != row.id:
+            raise ApiError(409, "already_open", f"the customer has an open handoff: {other}")
+
+    async with db.read() as conn:
+        row, holder = await _load(conn, handoff_id)
+        check(row, holder)
+        await no_other_open(conn, row)
+    reopened = {"resolution": None, "closed_at": None}
+    if hold:
+        await _assign(db, clock, rasa, handoff_id, by, by, "reopened", check, {"mode": "hold"})
+        async with db.write() as conn:
+            await set_assignment(conn, handoff_id, **reopened)
+        return
+    async with db.write() as conn:
+        row, holder = await _load(conn, handoff_id, lock=True)
+        check(row, holder)
+        await no_other_open(conn, row)
+        await _set_status(conn, clock, row.id, "waiting")
+        # Marked as told: the waiting check must not send the customer, who did not ask,
+        # a notice that nobody is free.
+        now = clock.to_db(clock.now())
+        await set_assignment(
+            conn, row.id, staff_id=None, claimed_at=None, notified_at=now, **reopened
+        )
+        await record_action(conn, clock, row, by, "reopened", mode="queue")
 
 
 async def request_callback(conn: AsyncConnection, clock: Clock, handoff_id: str, phone: str) -> Row:

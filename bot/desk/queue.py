@@ -157,6 +157,12 @@ async def load_item(
     return found[0]
 
 
+async def load_items(conn: AsyncConnection, clock: Clock, handoff_ids: list[str]) -> list[Item]:
+    """These handoffs as the desk lists them, in the order given (a page of search results)."""
+    found = {i.id: i for i in await _items(conn, clock, tables.handoffs.c.id.in_(handoff_ids))}
+    return [found[i] for i in handoff_ids if i in found]
+
+
 def handoff_id_of(request: web.Request) -> str:
     return path_param(request, "id", lambda s: normalize_daily_id(s, HANDOFF_PREFIX), "handoff_id")
 

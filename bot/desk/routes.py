@@ -13,6 +13,7 @@ from bot.desk import (
     assign,
     broker,
     canned,
+    context,
     duty,
     feed,
     holding,
@@ -24,6 +25,7 @@ from bot.desk import (
     rasa,
     recovery,
     reveal,
+    search,
     waiting,
 )
 
@@ -37,6 +39,8 @@ ROUTES: tuple[Routes, ...] = (
     orders.routes,
     presence.desk_routes,
     presence.chat_routes,
+    context.routes,
+    search.routes,
 )
 
 

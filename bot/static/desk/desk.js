@@ -190,6 +190,8 @@ async function open(id) {
   // Open at the latest message: the lines were added while the pane may still have been hidden.
   $("#transcript").scrollTop = $("#transcript").scrollHeight;
   updateActions();
+  // For desk-context.js (the customer panel).
+  document.dispatchEvent(new CustomEvent("desk:opened", { detail: selected }));
   renderList();
   document.dispatchEvent(new CustomEvent("desk:opened", { detail: selected }));
   const canned = await api("GET", `/desk/api/handoffs/${id}/canned`).catch(() => []);
@@ -206,6 +208,8 @@ function updateActions() {
   for (const id of ["#transfer", "#close", "#handback"]) $(id).disabled = !(mine || (boss && selected.status !== "closed"));
   $("#workorder-form button").disabled = !mine;
   $("#step-form button").disabled = !mine;
+  // For desk-search.js (reopening a closed conversation).
+  document.dispatchEvent(new CustomEvent("desk:selected", { detail: selected }));
 }
 
 $("#as-note").addEventListener("change", updateActions);
