@@ -15,7 +15,8 @@ A failed send is retried with exponential back-off, up to `max_attempts`.
 Policy at send time: the survey waits `csat_delay_minutes` after the close, its reminder goes
 once `csat_reminder_hours` after it, neither after `csat_expiry_days` or once rated or
 reopened; the 回访 question goes `followup_days` after the close, and an unanswered one becomes
-a staff task `followup_answer_hours` later; non-urgent messages wait out the quiet hours.
+a staff task `followup_answer_hours` later; non-urgent messages wait out the quiet hours; a
+customer sent the survey of another order within `survey_gap_days` is not surveyed again.
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ class Worker:
         if isinstance(hold, str):
             await self._finish(row, token, clock, "skipped", hold)
             return 1
+        if row.event == "csat" and await self._surveyed_lately(row, order, clock):
+            await self._finish(row, token, clock, "skipped", "skip: surveyed lately")
+            return 1
         assert row.channel is not None
         message = self.responses.render(row.response, **self._render_values(row, order, clock))
         delivery = Delivery(
@@ -204,6 +208,38 @@ class Worker:
             return 0
         await self._finish(row, token, clock, "sent", None)
         return 1
+
+    async def _surveyed_lately(self, row: Row, order: Row, clock: Clock) -> bool:
+        """Whether this customer (the order's phone or conversation) was sent the survey of
+        another order within `survey_gap_days`. A re-close of the same order (round 2) is
+        still surveyed: that repair failed once, its rating matters most."""
+        gap = self.settings.survey_gap_days
+        same = [
+            column == value
+            for column, value in (
+                (tables.work_orders.c.phone, order.phone),
+                (tables.work_orders.c.conversation_id, order.conversation_id),
+            )
+            if value
+        ]
+        if gap <= 0 or not same:
+            return False
+        n, w = tables.notifications, tables.work_orders
+        since = clock.to_db(clock.now() - timedelta(days=gap))
+        async with self.db.read() as conn:
+            found = await conn.scalar(
+                select(n.c.id)
+                .join(w, w.c.id == n.c.work_order_id)
+                .where(
+                    n.c.event == "csat",
+                    n.c.status == "sent",
+                    n.c.sent_at >= since,
+                    n.c.work_order_id != order.id,
+                    or_(*same),
+                )
+                .limit(1)
+            )
+        return found is not None
 
     def _render_values(self, row: Row, order: Row, clock: Clock) -> dict[str, Any]:
         values = values_of(self.responses, row, order)

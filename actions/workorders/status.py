@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
-from actions.conversation import channel, entity, idempotency_key, latest_text
+from actions.conversation import entity, latest_text
 from actions.workorders.proof import (
     BY_PHONE,
     OWN,
@@ -328,15 +328,7 @@ class ActionRate(BackendAction):
             return done
         dispatcher.utter_message(response="utter_rating_done", score=score)
         if int(score) <= 2:
-            # A poor rating is followed up by a person (回访): record it where staff look.
-            comment = str(tracker.get_slot("rating_comment") or "")
-            await client().complain(
-                key=idempotency_key(tracker, "low-rating"),
-                text=f"rating {score}/5: {comment}".strip(),
-                severity="medium",
-                work_order_id=str(order_id),
-                conversation_id=tracker.sender_id,
-                channel=channel(tracker),
-            )
+            # The backend opened a complaint with the rating (bot.workorders.rate): a person
+            # follows a poor rating up, however it was given.
             dispatcher.utter_message(response="utter_rating_low")
         return done
