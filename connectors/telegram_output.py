@@ -4,8 +4,9 @@ Replies are plain text, without `parse_mode`: the domain's texts are written for
 and carry no markup, so MarkdownV2 would only add a way to fail (one unescaped "." rejects the
 whole message) and let a customer's own words, quoted back, change the formatting. Long texts
 are split at Telegram's 4096-unit limit on paragraph, line or sentence boundaries, never inside
-a character or grapheme; buttons become inline keyboards (see `callback_data`). A failed Bot
-API call is logged and never stops the turn.
+a character or grapheme; buttons become inline keyboards (see `callback_data`). Messages are
+paced to Telegram's limits (`connectors/telegram_pacing.py`). A failed Bot API call is logged
+and never stops the turn.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from rasa.core.channels.channel import OutputChannel
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
+
+from connectors.telegram_pacing import Pacer
 
 # One logger for the whole channel, whichever of its modules logs.
 log = logging.getLogger("connectors.telegram")
@@ -114,22 +117,29 @@ def keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup:
 class TelegramOutput(OutputChannel):
     """Sends the bot's messages to one Telegram chat (the conversation's sender id)."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, pacer: Pacer | None = None) -> None:
         self.bot = bot
+        # The channel's one pacer (shared by every turn and by the outbox's notices).
+        self.pacer = pacer
         self._typing: asyncio.Future[Any] | None = None
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    async def _send(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    async def _send(
+        self, what: str, call: Callable[[], Awaitable[Any]], chat: str | None = None
+    ) -> Any:
         """One Bot API call; a failure is logged and swallowed so the turn goes on.
 
-        Flood control (429) with a short wait is waited out and the call made once more.
+        A message to `chat` waits its turn under the pacer. Flood control (429) with a short
+        wait is waited out and the call made once more.
         """
         if what in ("sendMessage", "sendPhoto"):
             # "typing…" arriving after the reply would hang under it for five seconds.
             await self.flush()
+            if self.pacer is not None and chat is not None:
+                await self.pacer.wait(chat)
         for attempt in (1, 2):
             try:
                 return await call()
@@ -147,7 +157,11 @@ class TelegramOutput(OutputChannel):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for piece in split_text(text):
             if piece.strip():
-                await self._send("sendMessage", partial(self.bot.send_message, recipient_id, piece))
+                await self._send(
+                    "sendMessage",
+                    partial(self.bot.send_message, recipient_id, piece),
+                    recipient_id,
+                )
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -161,11 +175,14 @@ class TelegramOutput(OutputChannel):
             lambda: self.bot.send_message(
                 chat_id=recipient_id, text=pieces[-1], reply_markup=keyboard(buttons)
             ),
+            recipient_id,
         )
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._send(
-            "sendPhoto", lambda: self.bot.send_photo(chat_id=recipient_id, photo=image)
+            "sendPhoto",
+            lambda: self.bot.send_photo(chat_id=recipient_id, photo=image),
+            recipient_id,
         )
 
     async def send_custom_json(
