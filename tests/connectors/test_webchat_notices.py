@@ -30,7 +30,7 @@ def notice(text: str, key: str, stamp: float) -> BotUttered:
 
 async def test_a_live_notice_carries_its_key() -> None:
     room = Room()
-    output = WebchatOutput(room)  # type: ignore[arg-type]
+    output = WebchatOutput(room)
     await output.send_response("conv-1", notice("已收到您的设备", KEY, 1000.0).message())
     await output.send_response("conv-1", BotUttered("您好", timestamp=1001.0).message())
     assert room.emitted == [
