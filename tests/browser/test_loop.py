@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -248,11 +249,12 @@ def test_a_notice_sent_twice_shows_once_live_and_after_a_reload(
         "text": text,
         "metadata": {"notice_key": "WO20261120-9999:received:1"},
     }
+    sent = time.time()
     # The first send; then the same notice again after a crash, with a new timestamp (the
     # page cannot tell them apart by time).
-    push(stack, session, notice | {"timestamp": 1_800_000_000.0})
+    push(stack, session, notice | {"timestamp": sent})
     expect(page.locator(".bubble", has_text=text)).to_have_count(1, timeout=SECONDS)
-    push(stack, session, notice | {"timestamp": 1_800_000_001.0})
+    push(stack, session, notice | {"timestamp": sent + 1})
     other = "工单 WO20261120-9999：检测完成，正在等待配件，到货后会第一时间为您维修。"
     push(stack, session, {"event": "bot", "text": other, "metadata": {"notice_key": "x:w:1"}})
     expect(page.locator(".bubble", has_text=other)).to_have_count(1, timeout=SECONDS)
@@ -267,7 +269,7 @@ def test_a_notice_sent_twice_shows_once_live_and_after_a_reload(
     page.route("**/webhooks/webchat/history", lambda route: route.abort())
     page.reload()
     expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=SECONDS)
-    push(stack, session, notice | {"timestamp": 1_800_000_002.0})
+    push(stack, session, notice | {"timestamp": sent + 2})
     fresh = "工单 WO20261120-9999 的设备已修好。"
     push(stack, session, {"event": "bot", "text": fresh, "metadata": {"notice_key": "x:r:1"}})
     expect(page.locator(".bubble", has_text=fresh)).to_have_count(1, timeout=SECONDS)
