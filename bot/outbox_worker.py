@@ -50,7 +50,15 @@ from bot.notices import (
     SendFailed,
     SmsChannel,
 )
-from bot.outbox import RESPONSES, backoff, in_quiet_hours, insert_once, quiet_end, values_of
+from bot.outbox import (
+    RESPONSES,
+    backoff,
+    in_quiet_hours,
+    insert_once,
+    quiet_end,
+    surveyed_since,
+    values_of,
+)
 from bot.settings import PROJECT_ROOT, OutboxSettings
 
 log = logging.getLogger(__name__)
@@ -184,7 +192,7 @@ class Worker:
         if isinstance(hold, str):
             await self._finish(row, token, clock, "skipped", hold)
             return 1
-        if row.event == "csat" and await self._surveyed_lately(row, order, clock):
+        if row.event == "csat" and await self._surveyed_lately(order, clock):
             await self._finish(row, token, clock, "skipped", "skip: surveyed lately")
             return 1
         assert row.channel is not None
@@ -209,37 +217,12 @@ class Worker:
         await self._finish(row, token, clock, "sent", None)
         return 1
 
-    async def _surveyed_lately(self, row: Row, order: Row, clock: Clock) -> bool:
-        """Whether this customer (the order's phone or conversation) was sent the survey of
-        another order within `survey_gap_days`. A re-close of the same order (round 2) is
-        still surveyed: that repair failed once, its rating matters most."""
-        gap = self.settings.survey_gap_days
-        same = [
-            column == value
-            for column, value in (
-                (tables.work_orders.c.phone, order.phone),
-                (tables.work_orders.c.conversation_id, order.conversation_id),
-            )
-            if value
-        ]
-        if gap <= 0 or not same:
+    async def _surveyed_lately(self, order: Row, clock: Clock) -> bool:
+        if self.settings.survey_gap_days <= 0:
             return False
-        n, w = tables.notifications, tables.work_orders
-        since = clock.to_db(clock.now() - timedelta(days=gap))
+        since = clock.to_db(clock.now() - timedelta(days=self.settings.survey_gap_days))
         async with self.db.read() as conn:
-            found = await conn.scalar(
-                select(n.c.id)
-                .join(w, w.c.id == n.c.work_order_id)
-                .where(
-                    n.c.event == "csat",
-                    n.c.status == "sent",
-                    n.c.sent_at >= since,
-                    n.c.work_order_id != order.id,
-                    or_(*same),
-                )
-                .limit(1)
-            )
-        return found is not None
+            return await surveyed_since(conn, order, since)
 
     def _render_values(self, row: Row, order: Row, clock: Clock) -> dict[str, Any]:
         values = values_of(self.responses, row, order)
