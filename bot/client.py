@@ -385,10 +385,18 @@ class ServiceClient:
         return await self._post(Complaint, "/api/complaints", _body(ComplaintIn, **fields), key)
 
     async def complaints(
-        self, *, status: str | None = None, conversation_id: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        conversation_id: str | None = None,
+        work_order_id: str | None = None,
     ) -> list[Complaint]:
         return await self._get(
-            list[Complaint], "/api/complaints", status=status, conversation_id=conversation_id
+            list[Complaint],
+            "/api/complaints",
+            status=status,
+            conversation_id=conversation_id,
+            work_order_id=work_order_id,
         )
 
     async def hand_off(

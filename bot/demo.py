@@ -346,9 +346,7 @@ async def seed_demo(
             bought_at = datetime.combine(day, time(11, 0), tzinfo=clock.tz)
             await purchase(conn, Clock(clock.tz, fixed=bought_at), serial, plan)
         consumables = {
-            c: launched
-            for c, (cat, launched) in models.items()
-            if cat in CONSUMABLE_CATEGORIES
+            c: launched for c, (cat, launched) in models.items() if cat in CONSUMABLE_CATEGORIES
         }
         batches, code_records = generate_codes(rng, consumables, codes, today, clock.to_db(now))
         await upsert_batches(conn, batches)

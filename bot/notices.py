@@ -26,11 +26,11 @@ import yaml
 
 from bot.api import ApiError
 from bot.contracts.masking import mask_phone
+from bot.contracts.transcript import NOTICE_KEY
 from bot.desk.rasa import Rasa
 
 log = logging.getLogger(__name__)
 
-NOTICE_KEY = "notice_key"
 _FIELD = re.compile(r"{(\w+)}")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -206,3 +206,33 @@ async def closed_at(conn: AsyncConnection, order_id: str) -> datetime | None:
         select(func.max(n.c.created_at)).where(n.c.work_order_id == order_id, n.c.event == "csat")
     )
     return moment
+
+
+async def surveyed_since(conn: AsyncConnection, order: Row, since: datetime) -> bool:
+    """Whether this customer (the order's phone or conversation) was sent the survey of
+    another order since `since`. A re-close of the same order (round 2) is still surveyed:
+    that repair failed once, its rating matters most."""
+    n, w = tables.notifications, tables.work_orders
+    same = [
+        column == value
+        for column, value in (
+            (w.c.phone, order.phone),
+            (w.c.conversation_id, order.conversation_id),
+        )
+        if value
+    ]
+    if not same:
+        return False
+    found = await conn.scalar(
+        select(n.c.id)
+        .join(w, w.c.id == n.c.work_order_id)
+        .where(
+            n.c.event == "csat",
+            n.c.status == "sent",
+            n.c.sent_at >= since,
+            n.c.work_order_id != order.id,
+            or_(*same),
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -15,7 +15,8 @@ A failed send is retried with exponential back-off, up to `max_attempts`.
 Policy at send time: the survey waits `csat_delay_minutes` after the close, its reminder goes
 once `csat_reminder_hours` after it, neither after `csat_expiry_days` or once rated or
 reopened; the 回访 question goes `followup_days` after the close, and an unanswered one becomes
-a staff task `followup_answer_hours` later; non-urgent messages wait out the quiet hours.
+a staff task `followup_answer_hours` later; non-urgent messages wait out the quiet hours; a
+customer sent the survey of another order within `survey_gap_days` is not surveyed again.
 """
 
 from __future__ import annotations
@@ -49,7 +50,15 @@ from bot.notices import (
     SendFailed,
     SmsChannel,
 )
-from bot.outbox import RESPONSES, backoff, in_quiet_hours, insert_once, quiet_end, values_of
+from bot.outbox import (
+    RESPONSES,
+    backoff,
+    in_quiet_hours,
+    insert_once,
+    quiet_end,
+    surveyed_since,
+    values_of,
+)
 from bot.settings import PROJECT_ROOT, OutboxSettings
 
 log = logging.getLogger(__name__)
@@ -193,6 +202,9 @@ class Worker:
         if isinstance(hold, str):
             await self._finish(row, token, clock, "skipped", hold)
             return 1
+        if row.event == "csat" and await self._surveyed_lately(order, clock):
+            await self._finish(row, token, clock, "skipped", "skip: surveyed lately")
+            return 1
         assert row.channel is not None
         message = self.responses.render(row.response, **self._render_values(row, order, clock))
         delivery = Delivery(
@@ -214,6 +226,13 @@ class Worker:
             return 0
         await self._finish(row, token, clock, "sent", None)
         return 1
+
+    async def _surveyed_lately(self, order: Row, clock: Clock) -> bool:
+        if self.settings.survey_gap_days <= 0:
+            return False
+        since = clock.to_db(clock.now() - timedelta(days=self.settings.survey_gap_days))
+        async with self.db.read() as conn:
+            return await surveyed_since(conn, order, since)
 
     def _render_values(self, row: Row, order: Row, clock: Clock) -> dict[str, Any]:
         if row.complaint_id:

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Text, cast, column, delete, func, or_, select, table, update
+from sqlalchemy import JSON, Text, and_, cast, column, delete, func, or_, select, table, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -452,7 +452,34 @@ async def _anonymise(
             conn, q, q.c.source.endswith(f":{conversation}", autoescape=True), source="erased"
         )
     counts["audit_entries"] = await _redact_audit(conn, phone)
+    counts |= await _silence(conn, found, stamp)
     return counts
+
+
+async def _silence(conn: AsyncConnection, found: Found, stamp: datetime) -> dict[str, int]:
+    """What the outbox still meant to tell or ask the customer is called off: an erased
+    customer gets no more notices, surveys or 回访 (by the bot or by staff)."""
+    n, f = tables.notifications, tables.followups
+    orders = sorted(found.work_orders)
+    return {
+        "notices_cancelled": await _update(
+            conn,
+            n,
+            and_(n.c.work_order_id.in_(orders), n.c.status == "pending"),
+            status="cancelled",
+            claimed_by=None,
+            lease_until=None,
+            last_error="privacy erase",
+        ),
+        "followups_cancelled": await _update(
+            conn,
+            f,
+            and_(f.c.work_order_id.in_(orders), f.c.status == "scheduled"),
+            status="cancelled",
+            note="",
+            updated_at=stamp,
+        ),
+    }
 
 
 async def _update(conn: AsyncConnection, tbl: Any, where: Any, **values: Any) -> int:

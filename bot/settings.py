@@ -193,6 +193,9 @@ class OutboxSettings:
     followup_days: int = 3
     # No answer to the bot's 回访 question within this long: a task for staff.
     followup_answer_hours: int = 24
+    # A customer is surveyed about one order at most this often (0: about every order): a
+    # customer with several repairs closing in one week is not asked again and again.
+    survey_gap_days: int = 7
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> OutboxSettings:
@@ -207,6 +210,7 @@ class OutboxSettings:
             csat_expiry_days=_positive(env, "BOT_CSAT_EXPIRY_DAYS", 14),
             followup_days=_positive(env, "BOT_FOLLOWUP_DAYS", 3),
             followup_answer_hours=_positive(env, "BOT_FOLLOWUP_ANSWER_HOURS", 24),
+            survey_gap_days=_int(env, "BOT_SURVEY_GAP_DAYS", 7),
         )
 
 

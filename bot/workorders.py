@@ -20,6 +20,7 @@ from bot import outbox, tables
 from bot.api import CLOCK, DB, SETTINGS, Reply, Routes, idempotency_key, path_param
 from bot.catalogue import model_category
 from bot.clock import Clock
+from bot.complaints import open_complaint
 from bot.contracts.errors import (
     ALREADY_RATED,
     CATEGORY_NOT_SERVED,
@@ -285,9 +286,7 @@ async def book(
 async def create(request: web.Request, body: CreateIn) -> Reply:
     clock, settings = request.config_dict[CLOCK], request.config_dict[SETTINGS]
     async with request.config_dict[DB].write() as conn:
-        order_id, created = await book(
-            conn, clock, settings, body, idempotency_key(request)
-        )
+        order_id, created = await book(conn, clock, settings, body, idempotency_key(request))
         return Reply(
             await load(conn, clock, order_id, booking_lead(request)), 201 if created else 200
         )
@@ -507,6 +506,10 @@ async def advance(
         await outbox.status_changed(conn, clock, row, event, body.note, body.actor)
 
 
+# A rating this low or lower opens a complaint for a supervisor (the "2 or less").
+LOW_RATING = 2
+
+
 @routes.post(
     "/api/workorders/{id}/rating",
     summary="Satisfaction rating (1-5) once the order is closed",
@@ -534,6 +537,21 @@ async def rate(request: web.Request, body: RatingIn) -> WorkOrder:
             .values(rating=body.score, rating_comment=body.comment, rated_at=now, updated_at=now)
         )
         await _event(conn, order_id, now, "closed", f"rated {body.score}/5", "customer")
+        if body.score <= LOW_RATING:
+            # Here, not in the bot's action: a rating from any client (the survey's buttons,
+            # an integration) is followed up by a supervisor, in the rating's transaction.
+            await open_complaint(
+                conn,
+                clock,
+                request.config_dict[SETTINGS].complaints,
+                text=f"rating {body.score}/5: {body.comment}".strip().rstrip(":"),
+                severity="medium",
+                conversation_id=row.conversation_id,
+                channel=row.channel,
+                serial=row.serial,
+                work_order_id=order_id,
+                contact=row.phone,
+            )
         return await load(conn, clock, order_id, booking_lead(request))
 
 

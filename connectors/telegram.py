@@ -55,6 +55,7 @@ from connectors.deliveries import Deliveries
 from connectors.guard import Guard, domain_text, error_response, is_paused
 from connectors.limits import MAX_MESSAGE_CHARS, TOO_FAST, TOO_LONG, Limits, Throttle
 from connectors.telegram_output import TelegramOutput
+from connectors.telegram_pacing import Pace, Pacer
 from connectors.telegram_updates import (
     TEXT_ONLY,
     Incoming,
@@ -87,6 +88,7 @@ class TelegramSettings:
     files: telegram_files.FileSettings = field(
         default_factory=lambda: telegram_files.FileSettings(None, None)
     )
+    pace: Pace = field(default_factory=Pace)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings:
@@ -100,6 +102,7 @@ class TelegramSettings:
             guard=Guard.from_env(env),
             limits=Limits.from_env(env),
             files=telegram_files.FileSettings.from_env(env),
+            pace=Pace.from_env(env),
         )
 
     def problem(self) -> str | None:
@@ -158,10 +161,12 @@ class TelegramInput(InputChannel):
         self.bot: Bot | None = None if settings.problem() else settings.bot()
         self.deliveries = Deliveries()
         self.throttle = Throttle(settings.limits)
+        # One per channel: every reply and every notice to Telegram goes through it.
+        self.pacer = Pacer(settings.pace)
 
     def get_output_channel(self) -> OutputChannel | None:
         # Used by Rasa's HTTP API (output_channel=latest) to reach a Telegram customer.
-        return TelegramOutput(self.bot, self.settings.files) if self.bot else None
+        return TelegramOutput(self.bot, self.settings.files, self.pacer) if self.bot else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -214,7 +219,7 @@ class TelegramInput(InputChannel):
         if incoming is None:
             log.info("telegram: update %s ignored (not a private message)", update.update_id)
             return
-        output = TelegramOutput(self.bot, self.settings.files)
+        output = TelegramOutput(self.bot, self.settings.files, self.pacer)
         sender, delivery = incoming.chat_id, f"tg{update.update_id}"
         extras: list[asyncio.Future[Any]] = []
         if incoming.callback_query:

@@ -4,8 +4,9 @@ Replies are plain text, without `parse_mode`: the domain's texts are written for
 and carry no markup, so MarkdownV2 would only add a way to fail (one unescaped "." rejects the
 whole message) and let a customer's own words, quoted back, change the formatting. Long texts
 are split at Telegram's 4096-unit limit on paragraph, line or sentence boundaries, never inside
-a character or grapheme; buttons become inline keyboards (see `callback_data`). A failed Bot
-API call is logged and never stops the turn.
+a character or grapheme; buttons become inline keyboards (see `callback_data`). Messages are
+paced to Telegram's limits (`connectors/telegram_pacing.py`). A failed Bot API call is logged
+and never stops the turn.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
 
 from connectors.telegram_files import FileSettings, fetch
+from connectors.telegram_pacing import Pacer
 
 # One logger for the whole channel, whichever of its modules logs.
 log = logging.getLogger("connectors.telegram")
@@ -116,24 +118,33 @@ def keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup:
 class TelegramOutput(OutputChannel):
     """Sends the bot's messages to one Telegram chat (the conversation's sender id)."""
 
-    def __init__(self, bot: Bot, files: FileSettings | None = None) -> None:
+    def __init__(
+        self, bot: Bot, files: FileSettings | None = None, pacer: Pacer | None = None
+    ) -> None:
         self.bot = bot
         # Where an agent's photo or file is fetched from (the backend), to send it on.
         self.files = files
+        # The channel's one pacer (shared by every turn and by the outbox's notices).
+        self.pacer = pacer
         self._typing: asyncio.Future[Any] | None = None
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    async def _send(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    async def _send(
+        self, what: str, call: Callable[[], Awaitable[Any]], chat: str | None = None
+    ) -> Any:
         """One Bot API call; a failure is logged and swallowed so the turn goes on.
 
-        Flood control (429) with a short wait is waited out and the call made once more.
+        A message to `chat` waits its turn under the pacer. Flood control (429) with a short
+        wait is waited out and the call made once more.
         """
         if what in ("sendMessage", "sendPhoto", "sendDocument"):
             # "typing…" arriving after the reply would hang under it for five seconds.
             await self.flush()
+            if self.pacer is not None and chat is not None:
+                await self.pacer.wait(chat)
         for attempt in (1, 2):
             try:
                 return await call()
@@ -159,11 +170,13 @@ class TelegramOutput(OutputChannel):
                 name = str(attachment.get("name") or "file")
                 if attachment.get("image"):
                     call = partial(self.bot.send_photo, recipient_id, InputFile(data, name))
-                    await self._send("sendPhoto", call)
+                    await self._send("sendPhoto", call, recipient_id)
                 else:
                     doc = InputFile(data, name)
                     await self._send(
-                        "sendDocument", partial(self.bot.send_document, recipient_id, doc)
+                        "sendDocument",
+                        partial(self.bot.send_document, recipient_id, doc),
+                        recipient_id,
                     )
                 return
         await super().send_response(recipient_id, message)
@@ -171,7 +184,11 @@ class TelegramOutput(OutputChannel):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for piece in split_text(text):
             if piece.strip():
-                await self._send("sendMessage", partial(self.bot.send_message, recipient_id, piece))
+                await self._send(
+                    "sendMessage",
+                    partial(self.bot.send_message, recipient_id, piece),
+                    recipient_id,
+                )
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -185,11 +202,14 @@ class TelegramOutput(OutputChannel):
             lambda: self.bot.send_message(
                 chat_id=recipient_id, text=pieces[-1], reply_markup=keyboard(buttons)
             ),
+            recipient_id,
         )
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._send(
-            "sendPhoto", lambda: self.bot.send_photo(chat_id=recipient_id, photo=image)
+            "sendPhoto",
+            lambda: self.bot.send_photo(chat_id=recipient_id, photo=image),
+            recipient_id,
         )
 
     async def send_custom_json(

@@ -4,8 +4,11 @@ Live: `WebchatOutput` emits each bot message whole as `bot_uttered` to the conve
 (one bubble per message). History: `transcript` renders the stored conversation for
 `GET /webhooks/webchat/history`. Both carry `ts` (the tracker event's timestamp, the key the
 page uses to tell a live message from the same message in the transcript), `agent` (the
-support-desk agent who wrote it) and `event` ("agent_joined" on the agent's greeting, which
-the page shows as a notice); buttons and quick replies become `{title, payload}`.
+support-desk agent who wrote it), `event` ("agent_joined" on the agent's greeting, which
+the page shows as a notice) and `notice_key` (an outbox notice's key: the page shows each key
+once, also across a reload, and the transcript keeps the first of a repeated notice, which a
+worker that crashed between sending and marking it sent may write twice); buttons and quick
+replies become `{title, payload}`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.events import Event
 from socketio import AsyncServer
 
-from bot.contracts.transcript import AGENT_JOINED, DESK_AGENT, DESK_EVENT, messages
+from bot.contracts.transcript import AGENT_JOINED, DESK_AGENT, DESK_EVENT, NOTICE_KEY, messages
 
 BOT_EVENT = "bot_uttered"
 HISTORY_LIMIT = 300
@@ -55,6 +58,9 @@ class WebchatOutput(OutputChannel):
             message["agent"] = agent
         if extra.get(DESK_EVENT) == AGENT_JOINED:
             message["event"] = AGENT_JOINED
+        notice_key = extra.get(NOTICE_KEY)
+        if isinstance(notice_key, str) and notice_key:
+            message[NOTICE_KEY] = notice_key
         # Local fan-out to the room's sockets: queued, never waits on a slow client.
         await self.sio.emit(BOT_EVENT, message, room=recipient_id)
 
@@ -107,6 +113,7 @@ def _attachment_of(message: Mapping[str, Any]) -> dict[str, Any] | None:
 def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
     """The customer's and the bot's messages, oldest first, as the page renders them."""
     shown: list[dict[str, Any]] = []
+    notices: set[str] = set()
     for message in messages(event.as_dict() for event in events):
         if message.sender == "user":
             if message.text:
@@ -116,10 +123,16 @@ def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> list[dict
                     said["file"] = dict(message.attachment)
                 shown.append(said)
             continue
+        if message.notice_key is not None:
+            if message.notice_key in notices:
+                continue
+            notices.add(message.notice_key)
         line: dict[str, Any] = {"sender": "bot", "ts": message.timestamp}
         if message.attachment is not None:
             shown.append(line | {"agent": message.agent, "file": dict(message.attachment)})
             continue
+        if message.notice_key is not None:
+            line[NOTICE_KEY] = message.notice_key
         if message.text:
             line["text"] = message.text
         if message.agent:

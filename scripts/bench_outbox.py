@@ -5,10 +5,13 @@ and how many notifications a worker sends per second.
   customer (socket.io, as the chat page) has an order; staff move it along through the API and
   each notice is timed from the API's answer to `bot_uttered` on the customer's socket. The
   worker polls every BOT_OUTBOX_POLL_MS (default 1000 ms), which dominates.
+- screen: the same, with the chat page open in Chromium (phone-sized): each notice timed from
+  the API's answer to its bubble being added to the page (a MutationObserver's Date.now()).
 - throughput: in-process on a temporary SQLite database (and PostgreSQL when TEST_POSTGRES_URL
   is set), N due rows sent by one worker and by two at once, to a channel that answers at once.
 
-    .venv/bin/python scripts/bench_outbox.py [--orders 10] [--rows 2000] [--part delay|throughput]
+    .venv/bin/python scripts/bench_outbox.py [--orders 10] [--rows 2000] [--poll-ms 1000]
+        [--part delay|screen|throughput]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from bot import tables
+from bot.contracts.chat_tokens import read_token
 from bot.db import Database, create_engine
 from bot.migrate import upgrade
 from bot.notices import Delivery
@@ -98,6 +102,76 @@ async def delay(stack: Stack, orders: int) -> list[float]:
     return samples
 
 
+# Records when each bot message is put into the page, in the page's own wall clock.
+_OBSERVE = """() => {
+  window.shownAt = [];
+  new MutationObserver((changes) => {
+    for (const change of changes) for (const node of change.addedNodes) {
+      if (node.classList && node.classList.contains("bot")) {
+        window.shownAt.push({ text: node.textContent, at: Date.now() });
+      }
+    }
+  }).observe(document.getElementById("log"), { childList: true });
+}"""
+_SHOWN = """(part) => {
+  const found = window.shownAt.find((m) => m.text.includes(part));
+  return found ? found.at : null;
+}"""
+
+
+async def screen(stack: Stack, orders: int) -> list[float]:
+    from playwright.async_api import async_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.browser import PHONE
+
+    samples: list[float] = []
+    url = stack.backend_url
+    async with async_playwright() as pw, aiohttp.ClientSession(headers=API_HEADERS) as http:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        async with http.get(f"{url}/api/stations/BJ01/slots?from=2026-11-21&days=14") as reply:
+            slots = [s for s in await reply.json() if s["free"] > 0]
+        try:
+            for i in range(orders):
+                context = await browser.new_context(**PHONE)
+                page = await context.new_page()
+                await page.goto(f"{url}/")
+                await page.wait_for_selector("#status[data-state=online]", timeout=30_000)
+                await page.evaluate(_OBSERVE)
+                await page.fill("#input", "你好")
+                await page.press("#input", "Enter")
+                await page.wait_for_function("() => window.shownAt.length > 0", timeout=30_000)
+                token = await page.evaluate("localStorage.getItem('xingchen-webchat-token')")
+                session = read_token(stack.env["CHAT_SECRET"], token).session_id
+                slot = slots[i % len(slots)]
+                body = {
+                    "kind": "drop_off",
+                    "model_code": "XB14",
+                    "fault": "开机无显示",
+                    "station_code": "BJ01",
+                    "slot_date": slot["date"],
+                    "slot_start": slot["start"],
+                    "conversation_id": session,
+                    "channel": "webchat",
+                }
+                async with http.post(f"{url}/api/workorders", json=body) as reply:
+                    order = await reply.json()
+                for step, part in STEPS:
+                    async with http.post(
+                        f"{url}/api/workorders/{order['id']}/transitions",
+                        json={"to": step, "actor": "station:BJ01"},
+                    ) as reply:
+                        assert reply.status == 200, await reply.text()
+                        changed = time.time() * 1000
+                    if part is not None:
+                        shown = await page.wait_for_function(_SHOWN, arg=part, timeout=30_000)
+                        samples.append(float(await shown.json_value()) - changed)
+                await context.close()
+        finally:
+            await browser.close()
+    return samples
+
+
 class Instant(Channel):
     async def send(self, delivery: Delivery) -> None:
         self.delivered.append(delivery)
@@ -154,7 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10)
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--part", choices=("delay", "throughput", "both"), default="both")
+    parser.add_argument("--part", choices=("delay", "screen", "throughput", "both"), default="both")
+    # The worker's poll interval dominates the delay: measure the default and a shorter one.
+    parser.add_argument("--poll-ms", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         if args.part in ("throughput", "both"):
@@ -174,19 +250,25 @@ def main() -> None:
             print("| database | workers | rows | rows/s |")
             print("|---|---|---|---|")
             print("\n".join(lines))
-        if args.part in ("delay", "both"):
-            env = {"CHAT_SECRET": secrets.token_hex(32), "BOT_CSAT_DELAY_MINUTES": "0"}
+        if args.part in ("delay", "screen", "both"):
+            env = {
+                "CHAT_SECRET": secrets.token_hex(32),
+                "BOT_CSAT_DELAY_MINUTES": "0",
+                "BOT_OUTBOX_POLL_MS": str(args.poll_ms),
+            }
             stack = Stack(Path(workdir) / "stack", extra_env=env)
             stack.workdir.mkdir()
             stack.start()
             try:
                 create_account(stack, STAFF_USER, "网点主管", "supervisor")
-                samples = asyncio.run(delay(stack, args.orders))
+                measure = screen if args.part == "screen" else delay
+                samples = asyncio.run(measure(stack, args.orders))
             finally:
                 stack.stop()
             print("| path | notices | p50 ms | p95 ms | max ms |")
             print("|---|---|---|---|---|")
-            print(table("state change → web-chat socket", samples))
+            where = "page in Chromium" if args.part == "screen" else "web-chat socket"
+            print(table(f"state change → {where}, poll {args.poll_ms} ms", samples))
 
 
 if __name__ == "__main__":

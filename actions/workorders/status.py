@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
 from actions.complaints import due_values
-from actions.conversation import channel, entity, idempotency_key, latest_text
+from actions.conversation import entity, latest_text
 from actions.workorders.proof import (
     BY_PHONE,
     OWN,
@@ -329,17 +329,14 @@ class ActionRate(BackendAction):
             return done
         dispatcher.utter_message(response="utter_rating_done", score=score)
         if int(score) <= 2:
-            # A poor rating is followed up by a person (回访): record it where staff look.
-            comment = str(tracker.get_slot("rating_comment") or "")
-            complaint = await client().complain(
-                key=idempotency_key(tracker, "low-rating"),
-                text=f"rating {score}/5: {comment}".strip(),
-                severity="medium",
-                work_order_id=str(order_id),
-                conversation_id=tracker.sender_id,
-                channel=channel(tracker),
-            )
-            dispatcher.utter_message(
-                response="utter_rating_low", complaint_id=complaint.id, **due_values(complaint)
-            )
+            # The backend opened a complaint with the rating (bot.workorders.rate), however the
+            # rating was given: its number and due time are the customer's to know.
+            opened = await client().complaints(work_order_id=str(order_id))
+            if opened:
+                latest = max(opened, key=lambda c: c.created_at)
+                dispatcher.utter_message(
+                    response="utter_rating_low", complaint_id=latest.id, **due_values(latest)
+                )
+            else:
+                dispatcher.utter_message(response="utter_rating_low_unnumbered")
         return done

@@ -168,6 +168,8 @@ async def search(request: web.Request, query: ComplaintQuery) -> list[Complaint]
         stmt = stmt.where(c.c.status == query.status)
     if query.conversation_id:
         stmt = stmt.where(c.c.conversation_id == query.conversation_id)
+    if query.work_order_id:
+        stmt = stmt.where(c.c.work_order_id == query.work_order_id)
     async with request.config_dict[DB].read() as conn:
         rows = (await conn.execute(stmt)).all()
     order = ("critical", "high", "medium", "low")

@@ -56,6 +56,7 @@ class Complaint(BaseModel):
 class ComplaintQuery(Query):
     status: Status | None = None
     conversation_id: str | None = Field(None, max_length=100)
+    work_order_id: str | None = Field(None, max_length=40)
 
 
 class ComplaintStep(BaseModel):

@@ -104,6 +104,7 @@ def station_steps(status: str) -> tuple[str, ...]:
     """Where a repair station may move an order next."""
     return tuple(to for to in TRANSITIONS[status] if (status, to) != REOPEN)
 
+
 # Orders a station still has to work on (its load); a closed order can be reopened but is done.
 OPEN_STATUSES = tuple(s for s in TRANSITIONS if s not in ("closed", "cancelled"))
 # An on-site order has been answered once the engineer is on the way (the promised response).

@@ -17,6 +17,9 @@ DESK_AGENT = "desk_agent"
 # A bot event that is a change of who answers (an agent joined) says so under this key.
 DESK_EVENT = "desk_event"
 AGENT_JOINED = "agent_joined"
+# A notice of the outbox (bot/notices.py) carries its key (order:event:round) under this key:
+# a worker that crashed after sending sends it again, and the channels drop the repeat.
+NOTICE_KEY = "notice_key"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Message:
     # image): a customer's in the user event's metadata, an agent's in the bot event's
     # `custom` data.
     attachment: Mapping[str, Any] | None = None
+    # The outbox's key of a notice (NOTICE_KEY), if the message is one.
+    notice_key: str | None = None
 
     @property
     def button_titles(self) -> list[Any]:
@@ -57,6 +62,7 @@ def message_of(event: Mapping[str, Any]) -> Message | None:
     if kind == "bot":
         agent = metadata.get(DESK_AGENT)
         event_name = metadata.get(DESK_EVENT)
+        notice_key = metadata.get(NOTICE_KEY)
         return Message(
             "bot",
             text,
@@ -66,6 +72,7 @@ def message_of(event: Mapping[str, Any]) -> Message | None:
             data=event.get("data") or {},
             event=event_name if isinstance(event_name, str) and event_name else None,
             attachment=_attachment((event.get("data") or {}).get("custom")),
+            notice_key=notice_key if isinstance(notice_key, str) and notice_key else None,
         )
     return None
 

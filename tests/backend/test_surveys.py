@@ -22,8 +22,8 @@ from tests.support.database import API_HEADERS
 from tests.support.outbox import TO_CLOSED, Channel, at, book, desk_headers, move, rows, worker
 
 
-async def closed_order(api: TestClient) -> str:
-    order_id = await book(api)
+async def closed_order(api: TestClient, **changes: Any) -> str:
+    order_id = await book(api, **changes)
     await move(api, order_id, *TO_CLOSED)
     return order_id
 
@@ -54,7 +54,9 @@ async def test_the_survey_waits_two_hours_then_offers_five_scores(
 
 
 async def test_one_reminder_then_nothing_and_none_once_rated(api: TestClient, db: Database) -> None:
-    rated, silent = await closed_order(api), await closed_order(api)
+    # Two customers: one customer is surveyed about one order a week (test_one_survey_a_week).
+    rated = await closed_order(api)
+    silent = await closed_order(api, phone="13900139000", conversation_id="conv-other")
     channel = Channel()
     w = worker(db, channel)
     await w.deliver_due(at(hours=2))

@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +31,8 @@ class Call:
     method: str
     params: dict[str, Any]
     failed: bool = False
+    # When the request reached the server (time.monotonic): the pacing tests read it.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

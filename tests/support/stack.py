@@ -71,34 +71,38 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        return os.environ | {
-            "PYTHONPATH": str(ROOT),
-            "RASA_TELEMETRY_ENABLED": "false",
-            "BOT_DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
-            "BOT_PORT": str(self.backend_port),
-            "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
-            "BOT_API_TOKEN": API_TOKEN,
-            "REST_CHANNEL_TOKEN": REST_TOKEN,
-            # The tests and benchmarks send many messages from one address, fast.
-            "CHANNEL_RATE_PER_CONVERSATION": "6000/1000",
-            "CHANNEL_RATE_PER_CLIENT": "60000/10000",
-            "BOT_CLOCK": FROZEN_AT,
-            # The stories check many codes from one address.
-            "BOT_VERIFY_PER_MINUTE": "1000",
-            "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
-            # The web chat page finds this stack's Rasa socket.
-            "CHAT_SOCKET_URL": self.rasa_url,
-            # The desk reads this stack's Rasa and its event table.
-            "BOT_RASA_URL": self.rasa_url,
-            "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
-            # Its tracker store: the desk recovers from it what the broker missed.
-            "BOT_TRACKER_DB_URL": f"sqlite:///{self.workdir / 'rasa.db'}",
-            # Photos and files sent in the tests' conversations.
-            "BOT_ATTACHMENTS_DIR": str(self.workdir / "attachments"),
-            "ACTIONS_TOKEN": self.actions_token,
-            # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
-            "RASA_TOKEN": "",
-        } | self.extra_env
+        return (
+            os.environ
+            | {
+                "PYTHONPATH": str(ROOT),
+                "RASA_TELEMETRY_ENABLED": "false",
+                "BOT_DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
+                "BOT_PORT": str(self.backend_port),
+                "BOT_API_URL": f"http://127.0.0.1:{self.backend_port}",
+                "BOT_API_TOKEN": API_TOKEN,
+                "REST_CHANNEL_TOKEN": REST_TOKEN,
+                # The tests and benchmarks send many messages from one address, fast.
+                "CHANNEL_RATE_PER_CONVERSATION": "6000/1000",
+                "CHANNEL_RATE_PER_CLIENT": "60000/10000",
+                "BOT_CLOCK": FROZEN_AT,
+                # The stories check many codes from one address.
+                "BOT_VERIFY_PER_MINUTE": "1000",
+                "BOT_VERIFY_UNKNOWN_PER_HOUR": "1000",
+                # The web chat page finds this stack's Rasa socket.
+                "CHAT_SOCKET_URL": self.rasa_url,
+                # The desk reads this stack's Rasa and its event table.
+                "BOT_RASA_URL": self.rasa_url,
+                "BOT_DESK_EVENTS_URL": f"sqlite:///{self.events_db}",
+                # Its tracker store: the desk recovers from it what the broker missed.
+                "BOT_TRACKER_DB_URL": f"sqlite:///{self.workdir / 'rasa.db'}",
+                # Photos and files sent in the tests' conversations.
+                "BOT_ATTACHMENTS_DIR": str(self.workdir / "attachments"),
+                "ACTIONS_TOKEN": self.actions_token,
+                # Rasa's HTTP API stays without a token (loopback only) for the tests' own calls.
+                "RASA_TOKEN": "",
+            }
+            | self.extra_env
+        )
 
     @property
     def events_db(self) -> Path:
@@ -189,6 +193,22 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def restart_backend(self, extra_env: dict[str, str]) -> None:
+        """The backend again on the same database with other settings (a later BOT_CLOCK: the
+        day a 回访 is due), as after a deploy; Rasa and the action server keep running."""
+        backend = self.processes.pop(0)
+        backend.terminate()
+        backend.wait(timeout=20)
+        self._start(
+            "backend",
+            [str(BIN / "python"), "-m", "bot", "serve"],
+            f"http://127.0.0.1:{self.backend_port}/api/health",
+            60,
+            extra_env,
+        )
+        # First again, so that `stop` ends it last, as it started first.
+        self.processes.insert(0, self.processes.pop())
 
     @property
     def action_url(self) -> str:

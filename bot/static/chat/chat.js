@@ -6,12 +6,18 @@
  * the conversation. On each connect the transcript is fetched again, which also brings the
  * messages (an agent's reply, say) that arrived while the page was closed or offline.
  *
+ * A notice of the outbox (a repair's progress, the survey) carries `notice_key`: a worker that
+ * crashed after sending one sends it again, so the page shows each key once, and remembers the
+ * keys it has shown in localStorage so that a repeat arriving after a reload is dropped too.
+ *
  * Everything the bot or the customer wrote is put into the page as text nodes, never as HTML.
  */
 (function () {
   "use strict";
 
   var TOKEN_KEY = "xingchen-webchat-token";
+  var NOTICES_KEY = "xingchen-webchat-notices";
+  var NOTICES_KEPT = 200; // the newest keys are enough: a repeat comes minutes after the first
   // The channel apologises after 20 s (CHANNEL_REPLY_TIMEOUT); this notice covers the case
   // where even that cannot reach the page (network, server down).
   var NOTICE_AFTER_MS = 25000;
@@ -36,6 +42,8 @@
     buffered: [], // live messages that arrived while a transcript was loading
     historyStamps: new Set(), // ts of bot messages that came with a transcript
     shownStamps: new Set(), // ts of every bot message on the page
+    notices: new Set(), // notice_key of every notice this browser has shown (kept in storage)
+    pageNotices: new Set(), // notice_key of the notices on the page now
     noticeTimer: null,
     typing: null,
     composing: false,
@@ -54,6 +62,32 @@
     } catch (e) {
       memory[key] = value;
     }
+  }
+
+  // --- notices shown once --------------------------------------------------------------
+
+  function loadNotices() {
+    try {
+      var kept = JSON.parse(load(NOTICES_KEY) || "[]");
+      if (Array.isArray(kept)) kept.forEach(function (key) { state.notices.add(String(key)); });
+    } catch (e) {
+      // Unreadable storage: start afresh; the transcript still shows each notice once.
+    }
+  }
+
+  // True when the message is a notice already shown; otherwise it is recorded as shown.
+  // `live`: a repeat counts when shown before a reload too; the transcript renders each of its
+  // notices once (the page is empty when it is first loaded).
+  function repeatedNotice(message, live) {
+    var key = message.notice_key;
+    if (typeof key !== "string" || !key) return false;
+    if (state.pageNotices.has(key) || (live && state.notices.has(key))) return true;
+    state.pageNotices.add(key);
+    state.notices.add(key);
+    var keys = Array.from(state.notices).slice(-NOTICES_KEPT);
+    state.notices = new Set(keys);
+    save(NOTICES_KEY, JSON.stringify(keys));
+    return false;
   }
 
   // --- the transcript --------------------------------------------------------------------
@@ -283,6 +317,7 @@
   function showLive(message) {
     // Already on the page from the transcript that was loaded when the socket (re)connected.
     if (typeof message.ts === "number" && state.historyStamps.has(message.ts)) return;
+    if (repeatedNotice(message, true)) return;
     if (typeof message.ts === "number") state.shownStamps.add(message.ts);
     stopWaiting();
     renderBot(message);
@@ -305,6 +340,7 @@
             if (stamp !== null) state.historyStamps.add(stamp);
             // After a reconnect only what was missed is added; the rest is on the page.
             if (stamp !== null && state.shownStamps.has(stamp)) return;
+            if (repeatedNotice(message, false)) return;
             if (stamp !== null) state.shownStamps.add(stamp);
             if (state.loaded) stopWaiting();
             renderBot(message);
@@ -497,6 +533,7 @@
     scrollDown: scrollDown,
   };
 
+  loadNotices();
   setStatus("connecting", "连接中…");
   sendButton.disabled = true;
   obtainSession().then(function () {
