@@ -14,6 +14,7 @@ from actions.common import BackendAction, BackendFormValidation, client, joined,
 from actions.conversation import entity, last_intent_among
 from bot.contracts.stations import Station
 from bot.contracts.text import normalize_city
+from bot.spelling import resolve_city
 
 MAX_CARDS = 3
 # Beyond this the "nearest" station is in another city: say so instead of calling it nearby.
@@ -59,7 +60,9 @@ class ValidateLocatorForm(BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         city = normalize_city(str(value or ""))
-        return {"city": city or None}
+        # 沪, 深证: the catalogue's name of the city the customer means, when there is one.
+        known = [c.city for c in await client().cities()]
+        return {"city": resolve_city(city, known) or city or None}
 
 
 class ActionFindStations(BackendAction):

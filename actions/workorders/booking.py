@@ -27,6 +27,7 @@ from bot.client import Conflict
 from bot.contracts.errors import SLOT_FULL
 from bot.contracts.rules import SLOT_ENDS
 from bot.contracts.stations import Station
+from bot.spelling import resolve_city
 
 BOOKING_SLOTS = ("repair_kind", "station_code", "booking_slot", "address", "booking_confirmed")
 
@@ -86,6 +87,9 @@ class ValidateBookingForm(BackendFormValidation):
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        # 上海市, 沪, 深证: the catalogue's name of the city the customer means.
+        known = [c.city for c in await client().cities()]
+        value = resolve_city(str(value or ""), known) or value
         stations = await _stations(tracker, str(value))
         if not stations:
             kind = label(domain, f"kind_{tracker.get_slot('repair_kind') or 'drop_off'}")
