@@ -17,10 +17,13 @@ from actions.common import (
     joined,
     label,
     read_phone,
+    shown,
     text,
 )
-from actions.conversation import idempotency_key, latest_text
+from actions.conversation import entity, idempotency_key, latest_intent, latest_text
+from actions.workorders.choice import choose_station
 from actions.workorders.corrections import correction, kind_from_words
+from actions.workorders.freetext import fault_problem, looks_like_address
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import contact_line
 from bot.client import Conflict
@@ -82,7 +85,12 @@ class ValidateBookingForm(BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         fault = str(value or "").strip()
-        return {"fault": fault[:2000] or None}
+        problem = fault_problem(fault, latest_intent(tracker))
+        if problem is not None:
+            # Asked again with an example; a question is answered by its own journey after.
+            dispatcher.utter_message(response=f"utter_fault_{problem}", value=shown(fault))
+            return {"fault": None}
+        return {"fault": fault[:2000]}
 
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -102,6 +110,27 @@ class ValidateBookingForm(BackendFormValidation):
             return {"city": None}
         only = stations[0].code if len(stations) == 1 else None
         return {"city": stations[0].city, "station_code": only, "booking_slot": None}
+
+    async def extract_station_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # A station typed instead of pressed: "浦东那个", "第二个", "离我近的".
+        said = latest_text(tracker)
+        city = tracker.get_slot("city")
+        if (
+            tracker.get_slot("requested_slot") != "station_code"
+            or not city
+            or not said
+            or said.startswith("/")
+            or entity(tracker, "station_code")
+        ):
+            return {}
+        chosen = choose_station(said, await _stations(tracker, str(city)))
+        if chosen.station is not None:
+            return {"station_code": chosen.station.code}
+        if chosen.nearest:
+            dispatcher.utter_message(response="utter_station_nearest_unknown")
+        return {}
 
     async def validate_station_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -137,7 +166,10 @@ class ValidateBookingForm(BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         address = str(value or "").strip()
-        return {"address": address[:300] if len(address) >= 4 else None}
+        if not looks_like_address(address):
+            dispatcher.utter_message(response="utter_address_invalid", value=shown(address))
+            return {"address": None}
+        return {"address": address[:300]}
 
 
 class ActionAskStationCode(BackendAction):
