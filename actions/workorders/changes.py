@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import BackendAction, BackendFormValidation, client, clock, label, text
 from actions.conversation import history
 from actions.dates import parse_when
+from actions.workorders.lookup import OrderLookup
 from actions.workorders.proof import OWN, PASSED, PROOF, ProofValidation, may_see
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import load_order
@@ -42,8 +43,12 @@ def refusal_reason(domain: DomainDict, code: str) -> str:
     return text(domain, REFUSAL_REASONS.get(code, "utter_reason_generic"))
 
 
-class ValidateRescheduleForm(ProofValidation, BackendFormValidation):
+class ValidateRescheduleForm(OrderLookup, ProofValidation, BackendFormValidation):
     retry = "/reschedule_booking"
+    purpose = "reschedule"
+
+    def fits(self, order: WorkOrder) -> bool:
+        return order.can_reschedule
 
     def name(self) -> str:
         return "validate_reschedule_form"
@@ -143,8 +148,12 @@ class ActionReschedule(BackendAction):
         return done
 
 
-class ValidateCancelForm(ProofValidation, BackendFormValidation):
+class ValidateCancelForm(OrderLookup, ProofValidation, BackendFormValidation):
     retry = "/cancel_booking"
+    purpose = "cancel"
+
+    def fits(self, order: WorkOrder) -> bool:
+        return order.can_cancel
 
     def name(self) -> str:
         return "validate_cancel_form"

@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
 from actions.conversation import channel, entity, idempotency_key, latest_text
+from actions.workorders.lookup import OrderLookup
 from actions.workorders.proof import (
     BY_PHONE,
     OWN,
@@ -254,8 +255,12 @@ def read_score(value: Any) -> int | None:
     return next((score for word, score in _SCORE_WORDS if word in raw), None)
 
 
-class ValidateRateForm(ProofValidation, BackendFormValidation):
+class ValidateRateForm(OrderLookup, ProofValidation, BackendFormValidation):
     retry = "/rate_service"
+    purpose = "rate"
+
+    def fits(self, order: WorkOrder) -> bool:
+        return order.status == "closed" and order.rating is None
 
     def name(self) -> str:
         return "validate_rate_form"
