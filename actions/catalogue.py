@@ -22,6 +22,7 @@ MODEL_TRIES = 2
 TRIES = "model_tries"
 # Intents of an answer to the model question (a digression is left to the rules).
 ANSWER_INTENTS = {"inform", "nlu_fallback", "ask_spec", "ask_firmware", "out_of_scope", None}
+_MODEL_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]{0,3}(?![A-Za-z0-9])")
 _TOKENS = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{5,}")
 
 
@@ -37,8 +38,13 @@ class ValidateProductForm(BackendFormValidation):
         # Whatever is typed at the model question is a try: an unknown model must be said to
         # be unknown, not asked for again as if nothing had been heard.
         said = latest_text(tracker)
+        requested = tracker.get_slot("requested_slot")
+        if requested is None and not entity(tracker, "model") and not tracker.get_slot("model"):
+            # "XB17 什么配置": a model the NLU does not know is still a model asked about.
+            token = _MODEL_LIKE.search(said)
+            return {"model": token.group(0)} if token else {}
         if (
-            tracker.get_slot("requested_slot") != "model"
+            requested != "model"
             or entity(tracker, "model")
             or not said
             or said.startswith("/")

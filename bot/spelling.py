@@ -137,3 +137,30 @@ def resolve_city(raw: str, known: Iterable[str]) -> str | None:
     heard = sound(said)
     same = [c for c in cities if heard in (sound(c), word_sound(c))]
     return same[0] if len(same) == 1 else None
+
+
+# What a customer says around a city: "我在沪", "人在深证呢", "上海市的".
+_FILLERS = ("我在", "人在", "在", "我是", "的", "呢", "吧", "啊", "哦", "这边", "那边")
+
+
+def find_city(text: str, known: Iterable[str]) -> str | None:
+    """The city of `known` named somewhere in `text`: by name, nickname, or its sound."""
+    cities = list(dict.fromkeys(known))
+    named = [c for c in cities if c in text]
+    if named:
+        return max(named, key=len)
+    bare = text.strip(" ，。！？,.!?")
+    for filler in _FILLERS:
+        bare = bare.replace(filler, "")
+    if bare and (found := resolve_city(bare, cities)):
+        return found
+    for alias, city in CITY_ALIASES.items():
+        if len(alias) >= 2 and alias in text and city in cities:
+            return city
+    by_sound = {word_sound(c): c for c in cities}
+    heard = sound(text)
+    for n in sorted({len(k) for k in by_sound}, reverse=True):
+        for i in range(len(text) - n + 1):
+            if (city := by_sound.get(heard[i : i + n])) is not None:
+                return city
+    return None

@@ -21,6 +21,7 @@ from actions.common import (
     text,
 )
 from actions.conversation import entity, idempotency_key, latest_intent, latest_text
+from actions.stations import city_from_words
 from actions.workorders.choice import choose_station
 from actions.workorders.corrections import correction, kind_from_words
 from actions.workorders.freetext import fault_problem, looks_like_address
@@ -91,6 +92,11 @@ class ValidateBookingForm(BackendFormValidation):
             dispatcher.utter_message(response=f"utter_fault_{problem}", value=shown(fault))
             return {"fault": None}
         return {"fault": fault[:2000]}
+
+    async def extract_city(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await city_from_words(tracker)
 
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
