@@ -120,7 +120,13 @@ class OrderLookup:
             dispatcher.utter_message(response="utter_orders_none_phone", what=for_what)
             return outcome.slots
         if len(orders) == 1:
-            return {**outcome.slots, "work_order_id": orders[0].id}
+            found = orders[0]
+            dispatcher.utter_message(
+                response="utter_order_found",
+                work_order_id=found.id,
+                slot=slot_text(domain, found.slot_date, found.slot_start, found.slot_end),
+            )
+            return {**outcome.slots, "work_order_id": found.id}
         buttons = [
             {
                 "title": label(
