@@ -161,6 +161,6 @@ def find_city(text: str, known: Iterable[str]) -> str | None:
     heard = sound(text)
     for n in sorted({len(k) for k in by_sound}, reverse=True):
         for i in range(len(text) - n + 1):
-            if (city := by_sound.get(heard[i : i + n])) is not None:
-                return city
+            if (heard_city := by_sound.get(heard[i : i + n])) is not None:
+                return heard_city
     return None

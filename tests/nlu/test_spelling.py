@@ -5,7 +5,7 @@ from __future__ import annotations
 import jieba
 import pytest
 
-from bot.spelling import Corrector, resolve_city
+from bot.spelling import Corrector, find_city, resolve_city
 
 WORDS = ["保修", "维修", "防伪码", "序列号", "上海", "深圳", "重庆", "北京"]
 
@@ -61,3 +61,16 @@ def test_a_city_is_resolved_against_the_catalogue(said: str, city: str) -> None:
 def test_a_city_without_a_station_is_not_guessed() -> None:
     assert resolve_city("拉萨", ["上海", "深圳"]) is None
     assert resolve_city("京", ["上海", "深圳"]) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "city"),
+    [("我在沪", "上海"), ("人在深证呢", "深圳"), ("上海市的", "上海"), ("在帝都", "北京")],
+)
+def test_a_city_is_found_in_an_answer(said: str, city: str) -> None:
+    assert find_city(said, ["上海", "深圳", "北京", "南京"]) == city
+
+
+@pytest.mark.parametrize("said", ["没有", "asdf", "不知道"])
+def test_an_answer_without_a_city_finds_none(said: str) -> None:
+    assert find_city(said, ["上海", "深圳", "北京", "南京"]) is None
