@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, clock, label, text
-from actions.conversation import history
+from actions.conversation import history, latest_text
 from actions.dates import parse_when
 from actions.workorders.lookup import OrderLookup
 from actions.workorders.proof import OWN, PASSED, PROOF, ProofValidation, may_see
@@ -88,7 +88,17 @@ class ValidateRescheduleForm(OrderLookup, ProofValidation, BackendFormValidation
     ) -> dict[str, Any]:
         order_id = tracker.get_slot("work_order_id")
         if not order_id or tracker.get_slot(PROOF) not in (OWN, PASSED):
-            # A time said before the order is named or proven: read again once it is.
+            # A time said before the order is named or proven: read again once it is. Said
+            # back now, so that the customer knows it was heard and is not asked it again.
+            wanted = parse_when(str(value), clock().today())
+            if wanted is not None and wanted.days and value == latest_text(tracker):
+                day = wanted.days[0]
+                dispatcher.utter_message(
+                    response="utter_reschedule_time_noted",
+                    day=label(domain, "day", month=day.month, day=day.day)
+                    + label(domain, f"weekday_{day.weekday()}"),
+                    half=label(domain, f"half_{wanted.half}") if wanted.half else "",
+                )
             return {"booking_slot": None}
         order = await client().work_order(str(order_id))
         return await choose_slot(value, order.station.code, dispatcher, tracker)
@@ -103,8 +113,15 @@ def time_in_request(tracker: Tracker) -> str | None:
     today = clock().today()
     for said in islice(history(tracker), REQUEST_MESSAGES):
         wanted = parse_when(said.typed, today) if said.typed else None
-        if wanted is not None and (wanted.days or wanted.exact_start):
+        if (
+            wanted is not None
+            and wanted.days
+            and (wanted.half or wanted.at or wanted.earliest or wanted.latest)
+        ):
             return said.typed
+        if wanted is not None and wanted.days:
+            # A day without a time of day ("挪到后天"): the time is asked, the day is kept.
+            return None
         if said.intent == "reschedule_booking":
             return None
     return None
