@@ -33,6 +33,8 @@ from bot.contracts.rules import SLOT_ENDS
 from bot.contracts.stations import Station
 from bot.spelling import resolve_city
 
+# What the customer is told when the fault cannot be stored, by `fault_problem`'s reason.
+FAULT_REFUSALS = {"empty": "utter_fault_empty", "question": "utter_fault_question"}
 BOOKING_SLOTS = ("repair_kind", "station_code", "booking_slot", "address", "booking_confirmed")
 
 
@@ -89,7 +91,7 @@ class ValidateBookingForm(BackendFormValidation):
         problem = fault_problem(fault, latest_intent(tracker))
         if problem is not None:
             # Asked again with an example; a question is answered by its own journey after.
-            dispatcher.utter_message(response=f"utter_fault_{problem}", value=shown(fault))
+            dispatcher.utter_message(response=FAULT_REFUSALS[problem], value=shown(fault))
             return {"fault": None}
         return {"fault": fault[:2000]}
 
