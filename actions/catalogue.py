@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -10,11 +11,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
-from actions.conversation import last_intent_among
+from actions.conversation import entity, last_intent_among, latest_intent, latest_text
 from bot.client import Invalid, NotFound
+from bot.contracts.ids import normalize_serial
 from bot.contracts.text import normalize_model_code
 
 MAX_RELEASES = 3
+# The model question is asked this many times at most; then the other ways are offered.
+MODEL_TRIES = 2
+TRIES = "model_tries"
+# Intents of an answer to the model question (a digression is left to the rules).
+ANSWER_INTENTS = {"inform", "nlu_fallback", "ask_spec", "ask_firmware", "out_of_scope", None}
+_MODEL_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]{0,3}(?![A-Za-z0-9])")
+_TOKENS = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{5,}")
 
 
 class ValidateProductForm(BackendFormValidation):
@@ -23,15 +32,60 @@ class ValidateProductForm(BackendFormValidation):
     def name(self) -> str:
         return "validate_product_form"
 
+    async def extract_model(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # Whatever is typed at the model question is a try: an unknown model must be said to
+        # be unknown, not asked for again as if nothing had been heard.
+        said = latest_text(tracker)
+        requested = tracker.get_slot("requested_slot")
+        if requested is None and not entity(tracker, "model") and not tracker.get_slot("model"):
+            # "XB17 什么配置": a model the NLU does not know is still a model asked about.
+            token = _MODEL_LIKE.search(said)
+            return {"model": token.group(0)} if token else {}
+        if (
+            requested != "model"
+            or entity(tracker, "model")
+            or not said
+            or said.startswith("/")
+            or latest_intent(tracker) not in ANSWER_INTENTS
+        ):
+            return {}
+        serial = entity(tracker, "serial_number") or next(
+            (s for s in map(normalize_serial, [said, *_TOKENS.findall(said)]) if s), None
+        )
+        if serial:
+            # The serial route: the device registry knows its model.
+            try:
+                return {"model": (await client().device(serial)).model_code}
+            except (NotFound, Invalid):
+                pass
+        return {"model": said}
+
     async def validate_model(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         try:
             model = await client().model(normalize_model_code(str(value or "")))
         except (NotFound, Invalid):
+            tries = int(tracker.get_slot(TRIES) or 0) + 1
+            if tries >= MODEL_TRIES:
+                # No loop: say what else can be done, and leave the question.
+                dispatcher.utter_message(
+                    response="utter_model_unknown_ways", value=shown(value), buttons=_ways(domain)
+                )
+                return {"model": None, TRIES: None, "requested_slot": None}
             dispatcher.utter_message(response="utter_model_unknown", value=shown(value))
-            return {"model": None}
-        return {"model": model.code}
+            return {"model": None, TRIES: float(tries)}
+        return {"model": model.code, TRIES: None}
+
+
+def _ways(domain: DomainDict) -> list[dict[str, str]]:
+    """The ways on when the model is not found: a person, or describe the problem."""
+    return [
+        {"title": label(domain, "way_person"), "payload": "/request_human"},
+        {"title": label(domain, "way_fault"), "payload": "/report_fault"},
+    ]
 
 
 class ActionAskModel(BackendAction):
@@ -45,6 +99,10 @@ class ActionAskModel(BackendAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot(TRIES):
+            # Asked once and not found: ask for the serial as well, not the same words again.
+            dispatcher.utter_message(response="utter_ask_model_or_serial")
+            return []
         product = tracker.get_slot("product")
         category = (await client().resolve(str(product))).category if product else None
         if not category:

@@ -11,9 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, joined, label
-from actions.conversation import entity, last_intent_among
+from actions.conversation import entity, last_intent_among, latest_text
 from bot.contracts.stations import Station
 from bot.contracts.text import normalize_city
+from bot.normalize import normalize_text
+from bot.spelling import find_city, resolve_city
 
 MAX_CARDS = 3
 # Beyond this the "nearest" station is in another city: say so instead of calling it nearby.
@@ -49,17 +51,38 @@ def station_card(dispatcher: CollectingDispatcher, domain: DomainDict, station: 
     )
 
 
+async def city_from_words(tracker: Tracker) -> dict[str, Any]:
+    """The city typed at the city question that the NLU did not see: 沪, 深证, 我在申城."""
+    said = latest_text(tracker)
+    if (
+        tracker.get_slot("requested_slot") != "city"
+        or entity(tracker, "city")
+        or not said
+        or said.startswith("/")
+    ):
+        return {}
+    found = find_city(normalize_text(said), [c.city for c in await client().cities()])
+    return {"city": found} if found else {}
+
+
 class ValidateLocatorForm(BackendFormValidation):
     retry = "/find_service_center"
 
     def name(self) -> str:
         return "validate_locator_form"
 
+    async def extract_city(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await city_from_words(tracker)
+
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         city = normalize_city(str(value or ""))
-        return {"city": city or None}
+        # 沪, 深证: the catalogue's name of the city the customer means, when there is one.
+        known = [c.city for c in await client().cities()]
+        return {"city": resolve_city(city, known) or city or None}
 
 
 class ActionFindStations(BackendAction):

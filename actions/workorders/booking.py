@@ -17,17 +17,24 @@ from actions.common import (
     joined,
     label,
     read_phone,
+    shown,
     text,
 )
-from actions.conversation import idempotency_key, latest_text
+from actions.conversation import entity, idempotency_key, latest_intent, latest_text
+from actions.stations import city_from_words
+from actions.workorders.choice import choose_station
 from actions.workorders.corrections import correction, kind_from_words
+from actions.workorders.freetext import fault_problem, looks_like_address
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import contact_line
 from bot.client import Conflict
 from bot.contracts.errors import SLOT_FULL
 from bot.contracts.rules import SLOT_ENDS
 from bot.contracts.stations import Station
+from bot.spelling import resolve_city
 
+# What the customer is told when the fault cannot be stored, by `fault_problem`'s reason.
+FAULT_REFUSALS = {"empty": "utter_fault_empty", "question": "utter_fault_question"}
 BOOKING_SLOTS = ("repair_kind", "station_code", "booking_slot", "address", "booking_confirmed")
 
 
@@ -81,11 +88,24 @@ class ValidateBookingForm(BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         fault = str(value or "").strip()
-        return {"fault": fault[:2000] or None}
+        problem = fault_problem(fault, latest_intent(tracker))
+        if problem is not None:
+            # Asked again with an example; a question is answered by its own journey after.
+            dispatcher.utter_message(response=FAULT_REFUSALS[problem], value=shown(fault))
+            return {"fault": None}
+        return {"fault": fault[:2000]}
+
+    async def extract_city(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await city_from_words(tracker)
 
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        # 上海市, 沪, 深证: the catalogue's name of the city the customer means.
+        known = [c.city for c in await client().cities()]
+        value = resolve_city(str(value or ""), known) or value
         stations = await _stations(tracker, str(value))
         if not stations:
             kind = label(domain, f"kind_{tracker.get_slot('repair_kind') or 'drop_off'}")
@@ -98,6 +118,27 @@ class ValidateBookingForm(BackendFormValidation):
             return {"city": None}
         only = stations[0].code if len(stations) == 1 else None
         return {"city": stations[0].city, "station_code": only, "booking_slot": None}
+
+    async def extract_station_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # A station typed instead of pressed: "浦东那个", "第二个", "离我近的".
+        said = latest_text(tracker)
+        city = tracker.get_slot("city")
+        if (
+            tracker.get_slot("requested_slot") != "station_code"
+            or not city
+            or not said
+            or said.startswith("/")
+            or entity(tracker, "station_code")
+        ):
+            return {}
+        chosen = choose_station(said, await _stations(tracker, str(city)))
+        if chosen.station is not None:
+            return {"station_code": chosen.station.code}
+        if chosen.nearest:
+            dispatcher.utter_message(response="utter_station_nearest_unknown")
+        return {}
 
     async def validate_station_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -133,7 +174,10 @@ class ValidateBookingForm(BackendFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         address = str(value or "").strip()
-        return {"address": address[:300] if len(address) >= 4 else None}
+        if not looks_like_address(address):
+            dispatcher.utter_message(response="utter_address_invalid", value=shown(address))
+            return {"address": None}
+        return {"address": address[:300]}
 
 
 class ActionAskStationCode(BackendAction):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -9,9 +10,11 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import BackendAction, BackendFormValidation, client, label, text
-from actions.conversation import history
-from actions.workorders.proof import PROOF, ProofValidation, may_see
+from actions.common import BackendAction, BackendFormValidation, client, clock, label, text
+from actions.conversation import history, latest_text
+from actions.dates import parse_when
+from actions.workorders.lookup import OrderLookup
+from actions.workorders.proof import OWN, PASSED, PROOF, ProofValidation, may_see
 from actions.workorders.slots import choose_slot, slot_text, split_slot
 from actions.workorders.status import load_order
 from bot.client import Conflict
@@ -40,8 +43,12 @@ def refusal_reason(domain: DomainDict, code: str) -> str:
     return text(domain, REFUSAL_REASONS.get(code, "utter_reason_generic"))
 
 
-class ValidateRescheduleForm(ProofValidation, BackendFormValidation):
+class ValidateRescheduleForm(OrderLookup, ProofValidation, BackendFormValidation):
     retry = "/reschedule_booking"
+    purpose = "reschedule"
+
+    def fits(self, order: WorkOrder) -> bool:
+        return order.can_reschedule
 
     def name(self) -> str:
         return "validate_reschedule_form"
@@ -66,11 +73,58 @@ class ValidateRescheduleForm(ProofValidation, BackendFormValidation):
             return {"requested_slot": None}
         return {}
 
+    async def extract_booking_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # "改到下周一上午" in the request itself: the new time was said, so it is not asked
+        # again. Once the form asks for the time, the answer is read by the slot's mappings.
+        if tracker.get_slot("booking_slot") or tracker.get_slot("requested_slot") == "booking_slot":
+            return {}
+        words = time_in_request(tracker)
+        return {"booking_slot": words} if words else {}
+
     async def validate_booking_slot(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        order = await client().work_order(str(tracker.get_slot("work_order_id")))
+        order_id = tracker.get_slot("work_order_id")
+        if not order_id or tracker.get_slot(PROOF) not in (OWN, PASSED):
+            # A time said before the order is named or proven: read again once it is. Said
+            # back now, so that the customer knows it was heard and is not asked it again.
+            wanted = parse_when(str(value), clock().today())
+            if wanted is not None and wanted.days and value == latest_text(tracker):
+                day = wanted.days[0]
+                dispatcher.utter_message(
+                    response="utter_reschedule_time_noted",
+                    day=label(domain, "day", month=day.month, day=day.day)
+                    + label(domain, f"weekday_{day.weekday()}"),
+                    half=label(domain, f"half_{wanted.half}") if wanted.half else "",
+                )
+            return {"booking_slot": None}
+        order = await client().work_order(str(order_id))
         return await choose_slot(value, order.station.code, dispatcher, tracker)
+
+
+# How many messages back the request to reschedule may lie ("改约", the order id, the proof).
+REQUEST_MESSAGES = 5
+
+
+def time_in_request(tracker: Tracker) -> str | None:
+    """The customer's words for the new time in this reschedule request, if they gave one."""
+    today = clock().today()
+    for said in islice(history(tracker), REQUEST_MESSAGES):
+        wanted = parse_when(said.typed, today) if said.typed else None
+        if (
+            wanted is not None
+            and wanted.days
+            and (wanted.half or wanted.at or wanted.earliest or wanted.latest)
+        ):
+            return said.typed
+        if wanted is not None and wanted.days:
+            # A day without a time of day ("挪到后天"): the time is asked, the day is kept.
+            return None
+        if said.intent == "reschedule_booking":
+            return None
+    return None
 
 
 class ActionReschedule(BackendAction):
@@ -111,8 +165,12 @@ class ActionReschedule(BackendAction):
         return done
 
 
-class ValidateCancelForm(ProofValidation, BackendFormValidation):
+class ValidateCancelForm(OrderLookup, ProofValidation, BackendFormValidation):
     retry = "/cancel_booking"
+    purpose = "cancel"
+
+    def fits(self, order: WorkOrder) -> bool:
+        return order.can_cancel
 
     def name(self) -> str:
         return "validate_cancel_form"

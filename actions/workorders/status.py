@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
 from actions.complaints import due_values
 from actions.conversation import entity, latest_text
+from actions.workorders.lookup import OrderLookup
 from actions.workorders.proof import (
     BY_PHONE,
     OWN,
@@ -255,8 +256,12 @@ def read_score(value: Any) -> int | None:
     return next((score for word, score in _SCORE_WORDS if word in raw), None)
 
 
-class ValidateRateForm(ProofValidation, BackendFormValidation):
+class ValidateRateForm(OrderLookup, ProofValidation, BackendFormValidation):
     retry = "/rate_service"
+    purpose = "rate"
+
+    def fits(self, order: WorkOrder) -> bool:
+        return order.status == "closed" and order.rating is None
 
     def name(self) -> str:
         return "validate_rate_form"

@@ -50,8 +50,37 @@ async def test_an_unknown_model_is_asked_again(
         extracted={"model": "XQ99"},
         active_loop="product_form",
     )
-    assert await ValidateProductForm().run(dispatcher, tracker, domain) == [SlotSet("model", None)]
+    assert await ValidateProductForm().run(dispatcher, tracker, domain) == [
+        SlotSet("model", None),
+        SlotSet("model_tries", 1.0),
+    ]
     assert responses(dispatcher) == ["utter_model_unknown"]
+
+
+async def test_a_second_unknown_model_offers_the_other_ways_and_ends_the_question(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        "XQ98吧",
+        "inform",
+        slots={"requested_slot": "model", "model_tries": 1.0},
+        extracted={"model": "XQ98吧"},
+        active_loop="product_form",
+    )
+    events = await ValidateProductForm().run(dispatcher, tracker, domain)
+    assert SlotSet("requested_slot", None) in events
+    assert SlotSet("model", None) in events
+    assert responses(dispatcher) == ["utter_model_unknown_ways"]
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert payloads == ["/request_human", "/report_fault"]
+
+
+async def test_after_a_miss_the_serial_is_asked_for_too(
+    service: ServiceClient, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker("XQ99", "inform", slots={"model_tries": 1.0})
+    await ActionAskModel().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_ask_model_or_serial"]
 
 
 async def test_models_of_the_product_are_offered(
