@@ -35,6 +35,7 @@ import logging
 import os
 import random
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ from actions.conversation import channel
 from bot.client import NotFound, ServiceClient, Unavailable
 from bot.clock import Clock
 from bot.contracts.ids import normalize_serial
+from bot.contracts.masking import CN_DIGITS
 from bot.contracts.rules import CN_PHONE
 
 log = logging.getLogger(__name__)
@@ -185,7 +187,9 @@ PHONE = re.compile(CN_PHONE)
 
 def read_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
     """The phone slot from what the customer typed, or a hint of what a number looks like."""
-    phone = re.sub(r"[\s()（）]", "", str(value or ""))
+    # 一三九 一七二八 四四零六 and ＋86 139-1728-4406 are numbers too.
+    typed = unicodedata.normalize("NFKC", str(value or "")).translate(CN_DIGITS)
+    phone = re.sub(r"[\s()（）-]", "", typed)
     if not PHONE.fullmatch(phone):
         dispatcher.utter_message(response="utter_phone_invalid", value=shown(value))
         return {"phone": None}

@@ -1,10 +1,11 @@
 """After the classifier: words that settle the intent whatever the classifier guessed.
 
 Some messages must not depend on how close a new sentence is to the training examples: a
-hazard (nlu/safety.py) and an explicit ask for a person (nlu/handoffs.py). A subclass names the
-intent and its words. The words force the intent (confidence 1); where they say the opposite
-(a denied hazard, a declined person), the classifier's guess of that intent gives way to the
-next intent of its ranking.
+hazard (nlu/safety.py), an explicit ask for a person (nlu/handoffs.py), an ask for a repair
+that the classifier took for bare facts (nlu/bookings.py). A subclass names the intent and its
+words, and optionally which guesses of the classifier it may replace. The words force the
+intent (confidence 1); where they say the opposite (a denied hazard, a declined person), the
+classifier's guess of that intent gives way to the next intent of its ranking.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ OTHERS_SCALE = 0.5
 
 class ForcedIntent(GraphComponent):
     intent: str
+    # Force only over these guesses of the classifier (None: over any guess).
+    replaces: frozenset[str] | None = None
 
     @classmethod
     def create(
@@ -33,6 +36,10 @@ class ForcedIntent(GraphComponent):
         execution_context: ExecutionContext,
     ) -> ForcedIntent:
         return cls()
+
+    def may_replace(self, guess: str | None, ranking: list[dict[str, Any]]) -> bool:
+        """Whether the words may overrule this guess of the classifier."""
+        return self.replaces is None or guess in self.replaces
 
     @staticmethod
     def matches(text: str) -> bool:
@@ -50,7 +57,8 @@ class ForcedIntent(GraphComponent):
             return
         ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY)]
         others = [r for r in ranking if r[INTENT_NAME_KEY] != self.intent]
-        if self.matches(text):
+        guess = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if self.may_replace(guess, ranking) and self.matches(text):
             top = {INTENT_NAME_KEY: self.intent, CONFIDENCE: 1.0}
             # The classifier's guesses stay as a ranking, scaled down: the FallbackClassifier
             # reads two confidences within its ambiguity threshold as "not sure" and would ask
@@ -60,8 +68,7 @@ class ForcedIntent(GraphComponent):
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [top, *others], add_to_output=True)
             return
-        current = message.get(INTENT) or {}
-        if current.get(INTENT_NAME_KEY) == self.intent and others and self.gives_way(text):
+        if guess == self.intent and others and self.gives_way(text):
             message.set(INTENT, others[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, others, add_to_output=True)
 

@@ -37,7 +37,7 @@ from actions.conversation import channel, entity, latest_intent
 from bot.client import Conflict
 from bot.contracts.errors import PHONE_CHECK_LOCKED
 from bot.contracts.ids import normalize_serial, normalize_work_order_id
-from bot.contracts.masking import mask_phone, phone_digits
+from bot.contracts.masking import CN_DIGITS, mask_phone, phone_digits
 from bot.contracts.rules import PHONE_TRIES
 from bot.contracts.workorders import WorkOrder
 
@@ -48,7 +48,6 @@ OWN, PASSED, SKIPPED, REFUSED = "own", "passed", "skipped", "refused"
 # The status form's lookup value for "用手机号查".
 BY_PHONE = "by_phone"
 
-_CN_DIGITS = str.maketrans("零〇一二三四五六七八九幺", "001234567891")
 _SEPARATORS = re.compile(r"(?<=\d)[\s\-.()（）]+(?=\d)")
 _RUNS = re.compile(r"\d+")
 _FORGOT = re.compile(r"不记得|忘了|忘记|记不[得清住]|想不起|不知道|不清楚|换号|不是我的号")
@@ -78,7 +77,7 @@ def read_proof(value: Any) -> str | None:
     A run of seven digits or more is a whole number (its country code dropped); otherwise a
     run of exactly four is the last four digits. None when neither is there.
     """
-    text = unicodedata.normalize("NFKC", str(value or "")).translate(_CN_DIGITS)
+    text = unicodedata.normalize("NFKC", str(value or "")).translate(CN_DIGITS)
     runs = _RUNS.findall(_SEPARATORS.sub("", text))
     whole = next((r for r in runs if len(r) >= 7), None)
     if whole is not None:

@@ -21,6 +21,10 @@ _STREET = re.compile(r"大街|大道|胡同|路|街|巷|弄")
 _DISTRICT = re.compile(r"区|县|旗|市")
 
 
+# Digits as customers say them over a phone number: 一三九 幺三八 零〇.
+CN_DIGITS = str.maketrans("零〇一二三四五六七八九幺", "001234567891")
+
+
 def phone_digits(raw: str) -> str:
     """The digits of a phone number without its country code: `+86 138-0013-8000` -> 13800138000."""
     digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", raw))

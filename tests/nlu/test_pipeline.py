@@ -16,6 +16,7 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 
+from nlu.bookings import asks_for_a_repair
 from tests.support.stack import ROOT
 
 HELD_OUT = ROOT / "tests" / "nlu" / "test_nlu.yml"
@@ -102,3 +103,33 @@ def test_an_explicit_ask_for_a_person_is_request_human(parse: Any, text: str) ->
 )
 def test_a_denied_ask_for_a_person_is_not_one(parse: Any, text: str) -> None:
     assert parse(text)["intent"]["name"] != "request_human"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "硒鼓打印发灰 想送修 下周一上午 杭州",
+        "笔记本屏幕一直闪 派个师傅来 后天下午两点 北京朝阳",
+        "序列号PF2K7Q9A 下周四拿过去修 广州天河",
+        "投影仪不亮了 能上门吗 明天上午十点 成都",
+    ],
+)
+def test_a_repair_asked_for_among_facts_is_book_repair(parse: Any, text: str) -> None:
+    assert parse(text)["intent"]["name"] == "book_repair"
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("下周二下午 想送修", True),
+        ("上门维修 北京海淀", True),
+        ("帮我预约 明天上午", True),
+        ("不用上门了 明天下午我自己来", False),
+        ("上门不用来了", False),
+        ("上门就算了 我自己拎过去", False),
+        ("之前去维修过一次 北京", False),
+        ("下周二下午三点", False),
+    ],
+)
+def test_the_words_that_ask_for_a_repair(text: str, wanted: bool) -> None:
+    assert asks_for_a_repair(text) is wanted
