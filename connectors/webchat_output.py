@@ -58,6 +58,19 @@ class WebchatOutput(OutputChannel):
         # Local fan-out to the room's sockets: queued, never waits on a slow client.
         await self.sio.emit(BOT_EVENT, message, room=recipient_id)
 
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        # A text with its card (`actions/cards.py`) is one bubble, as in the history: Rasa's
+        # default would emit them as two messages under one `ts`, and the page keeps one.
+        if message.get("text") and message.get("custom"):
+            extra = dict(message)
+            shown: dict[str, Any] = {"text": extra.pop("text"), "custom": extra.pop("custom")}
+            for key in ("buttons", "quick_replies"):
+                if extra.get(key):
+                    shown[key] = _choices(extra.pop(key))
+            await self._emit(recipient_id, shown, extra)
+            return
+        await super().send_response(recipient_id, message)
+
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, {"text": text}, kwargs)
 

@@ -18,6 +18,7 @@ from bot.desk import (
     page,
     queue,
     rasa,
+    ratings,
     recovery,
     reveal,
     waiting,
@@ -29,6 +30,8 @@ ROUTES: tuple[Routes, ...] = (
     holding.routes,
     canned.routes,
     reveal.routes,
+    ratings.routes,
+    ratings.chat_routes,
 )
 
 
