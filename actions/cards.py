@@ -12,16 +12,16 @@ Dates are both ISO (for the calendar file) and said as the customer reads them (
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
 from rasa_sdk.types import DomainDict
 
 from actions.common import clock, label
+from actions.days import day_text
 from bot.contracts.cards import CARD
 from bot.contracts.stations import Station
-from bot.contracts.warranty import Verdict
+from bot.contracts.warranty import CoverageOut, Verdict
 from bot.contracts.workorders import WorkOrder
 
 # Amap's URI API opens the app on a phone and the web map elsewhere, no key needed.
@@ -40,16 +40,14 @@ def map_search(address: str) -> str:
 def verdict_card(
     domain: DomainDict,
     verdict: Verdict,
-    *,
     summary: str,
-    remedies: list[tuple[str, str, date | None]],
-    main_parts_until: str | None,
+    main_parts: CoverageOut | None,
     basis: list[str],
 ) -> dict[str, Any]:
     """The 三包 verdict: what the customer may have and until when; the basis folded.
 
-    `remedies` are (remedy key, its text with the last day, the last day), `basis` the
-    sentences the verdict rests on ("依据：…"), as the text says them.
+    `main_parts` is the main parts' coverage when the verdict is said by group (no part
+    named), `basis` the sentences the verdict rests on ("依据：…") as the text says them.
     """
     return {
         CARD: "verdict",
@@ -59,10 +57,16 @@ def verdict_card(
         "summary": summary,
         "days_since_invoice": verdict.days_since_invoice,
         "remedies": [
-            {"remedy": key, "text": text, "until": until.isoformat() if until else None}
-            for key, text, until in remedies
+            {
+                "remedy": o.remedy,
+                "text": label(
+                    domain, f"remedy_{o.remedy}", until=day_text(domain, o.until) if o.until else ""
+                ),
+                "until": o.until.isoformat() if o.until else None,
+            }
+            for o in verdict.options
         ],
-        "main_parts_until": main_parts_until,
+        "main_parts_until": day_text(domain, main_parts.ends_on) if main_parts else None,
         "basis": basis,
         "labels": labels(domain, ("verdict_title", "remedies", "basis", "serial")),
     }

@@ -131,7 +131,7 @@ class ActionWarrantyVerdict(BackendAction):
             # One card with the basis folded in it; its text, for the desk and the history,
             # is every line the other channels get one by one.
             basis = [text(domain, "utter_verdict_reason", **values) for values in said]
-            card = _card(domain, verdict, summary, basis)
+            card = verdict_card(domain, verdict, summary, _by_group(verdict), basis)
             dispatcher.utter_message(text="\n".join([summary, *basis]), json_message=card)
         else:
             dispatcher.utter_message(text=summary)
@@ -139,27 +139,6 @@ class ActionWarrantyVerdict(BackendAction):
                 dispatcher.utter_message(response="utter_verdict_reason", **values)
         dispatcher.utter_message(response="utter_verdict_next")
         return [SlotSet("warranty_summary", summary)]
-
-
-def _card(domain: DomainDict, verdict: Verdict, summary: str, basis: list[str]) -> dict[str, Any]:
-    main = _by_group(verdict)
-    return verdict_card(
-        domain,
-        verdict,
-        summary=summary,
-        remedies=[
-            (
-                o.remedy,
-                label(
-                    domain, f"remedy_{o.remedy}", until=day_text(domain, o.until) if o.until else ""
-                ),
-                o.until,
-            )
-            for o in verdict.options
-        ],
-        main_parts_until=day_text(domain, main.ends_on) if main is not None else None,
-        basis=basis,
-    )
 
 
 # policy_topic values (synonyms in data/nlu/warranty.yml) → what to show of the policy.
