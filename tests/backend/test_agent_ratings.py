@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.contracts.chat_tokens import issue_token, new_session_id
 from bot.db import Database
-from bot.desk.accounts import COOKIE, CSRF_HEADER, create_account
+from bot.desk.accounts import COOKIE, CSRF_HEADER, Role, create_account
 from bot.settings import Settings
 from tests.support.database import API_HEADERS, add_staff_user
 from tests.support.fake_rasa import FakeRasa, ServerFactory
@@ -44,7 +44,11 @@ async def backend(
 ) -> TestClient:
     await add_staff_user(db)
     async with db.write() as conn:
-        for username, name, role in (("zhang", "张敏", "agent"), ("wang", "王芳", "supervisor")):
+        staff: tuple[tuple[str, str, Role], ...] = (
+            ("zhang", "张敏", "agent"),
+            ("wang", "王芳", "supervisor"),
+        )
+        for username, name, role in staff:
             await create_account(conn, username, name, role, PASSWORD, Clock.to_db(clock.now()))
     app = create_app(replace(settings, rasa_url=rasa.url, chat_secret=SECRET), clock)
     client: TestClient = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())

@@ -30,7 +30,7 @@ class RecordingSocketServer:
 
 async def test_the_web_chat_gets_text_and_card_as_one_message() -> None:
     sio = RecordingSocketServer()
-    output = WebchatOutput(sio)  # type: ignore[arg-type]
+    output = WebchatOutput(sio)
     await output.send_response(
         "s1", {"text": "预约成功！", "custom": CARD, "timestamp": 1700000000.5}
     )
@@ -41,7 +41,7 @@ async def test_the_web_chat_gets_text_and_card_as_one_message() -> None:
 
 async def test_buttons_stay_with_the_text_and_its_card() -> None:
     sio = RecordingSocketServer()
-    output = WebchatOutput(sio)  # type: ignore[arg-type]
+    output = WebchatOutput(sio)
     buttons = [{"title": "预约维修", "payload": "/book_repair", "type": "postback"}]
     await output.send_response("s1", {"text": "结论", "custom": CARD, "buttons": buttons})
     ((_, message, _),) = sio.emitted
@@ -54,7 +54,7 @@ async def test_buttons_stay_with_the_text_and_its_card() -> None:
 
 async def test_a_message_without_a_card_is_sent_as_before() -> None:
     sio = RecordingSocketServer()
-    await WebchatOutput(sio).send_response("s1", {"text": "您好"})  # type: ignore[arg-type]
+    await WebchatOutput(sio).send_response("s1", {"text": "您好"})
     assert [data for _, data, _ in sio.emitted] == [{"text": "您好"}]
 
 
