@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import BotUttered, UserUttered
 
+from connectors.deliveries import Deliveries
 from connectors.rest import TextCollectingOutputChannel
 from connectors.webchat_output import BOT_EVENT, WebchatOutput, transcript
+from tests.support.channels import StandInAgent
 
 CARD = {"card": "booking", "work_order_id": "WO20261120-0001", "labels": {"copy": "复制"}}
 
@@ -75,3 +77,15 @@ async def test_rest_still_gets_a_custom_payload_that_is_no_card() -> None:
     collector = TextCollectingOutputChannel()
     await collector.send_response("r1", {"custom": {"kind": "something else"}})
     assert collector.messages == [{"recipient_id": "r1", "custom": {"kind": "something else"}}]
+
+
+async def test_a_retried_rest_delivery_is_answered_without_the_card_as_the_first() -> None:
+    agent = StandInAgent()
+    deliveries = Deliveries()
+    assert await deliveries.claim(agent, "c1", "m-1") is None
+    done = BotUttered("预约成功！", data={"custom": CARD})
+    await agent.record("c1", UserUttered("确认提交", message_id="m-1"), done)
+    deliveries.release("c1", "m-1")
+    assert await deliveries.claim(agent, "c1", "m-1") == [
+        {"recipient_id": "c1", "text": "预约成功！"}
+    ]
