@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, shown
 from actions.conversation import idempotency_key, source
+from actions.days import day_text
 from bot.client import RateLimited
 from bot.contracts.ids import normalize_security_code
 from bot.contracts.rules import CONSUMABLE_CATEGORIES
@@ -67,7 +68,7 @@ class ActionVerifyCode(BackendAction):
                 code=grouped(check.code),
                 model_name=check.product.model_name,
                 batch=check.product.batch_code,
-                produced_on=check.product.produced_on.isoformat(),
+                produced_on=day_text(domain, check.product.produced_on),
             )
             return done
         first = check.first_queried_at

@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BackendAction, BackendFormValidation, client, label, shown, text
 from actions.conversation import entity, last_intent_among, latest_intent, latest_text
+from actions.days import day_text
 from bot.client import Invalid, NotFound
 from bot.contracts.ids import normalize_serial
 from bot.contracts.text import normalize_model_code
@@ -148,7 +149,7 @@ class ActionProductInfo(BackendAction):
                     response="utter_firmware_release",
                     kind=label(domain, f"release_{release.kind}"),
                     version=release.version,
-                    date=release.released_on.isoformat(),
+                    date=day_text(domain, release.released_on),
                     notes=release.notes,
                     compatibility=compatibility,
                 )

@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.cards import station_card as card_of
 from actions.common import BackendAction, BackendFormValidation, client, joined, label
 from actions.conversation import entity, last_intent_among, latest_text
 from bot.contracts.stations import Station
@@ -40,6 +41,7 @@ def kind_of(tracker: Tracker) -> str:
 
 def station_card(dispatcher: CollectingDispatcher, domain: DomainDict, station: Station) -> None:
     near = station.distance_km is not None
+    services = joined(domain, (label(domain, f"service_{s}") for s in station.services))
     dispatcher.utter_message(
         response="utter_station_card_distance" if near else "utter_station_card",
         **({"distance": station.distance_km} if near else {}),
@@ -47,7 +49,8 @@ def station_card(dispatcher: CollectingDispatcher, domain: DomainDict, station: 
         address=station.address,
         phone=station.phone,
         hours=station.hours,
-        services=joined(domain, (label(domain, f"service_{s}") for s in station.services)),
+        services=services,
+        json_message=card_of(domain, station, services),
     )
 
 

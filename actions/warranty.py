@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.cards import verdict_card
 from actions.common import (
     BackendAction,
     BackendFormValidation,
@@ -18,7 +19,8 @@ from actions.common import (
     label,
     text,
 )
-from actions.conversation import entity, idempotency_key
+from actions.conversation import channel, entity, idempotency_key
+from actions.days import day_text
 from bot.client import Conflict, Invalid, NotFound
 from bot.contracts.warranty import CoverageOut, Verdict
 from bot.sanbao import Policy
@@ -61,7 +63,7 @@ def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
     options = joined(
         domain,
         (
-            label(domain, f"remedy_{o.remedy}", until=o.until.isoformat() if o.until else "")
+            label(domain, f"remedy_{o.remedy}", until=day_text(domain, o.until) if o.until else "")
             for o in verdict.options
         ),
     )
@@ -81,7 +83,7 @@ def verdict_text(domain: DomainDict, verdict: Verdict) -> str:
             serial=verdict.serial,
             age=age,
             policy_title=verdict.policy_title,
-            until=main.ends_on.isoformat(),
+            until=day_text(domain, main.ends_on),
             options=options,
         )
     return text(
@@ -112,18 +114,29 @@ class ActionWarrantyVerdict(BackendAction):
             part = (await client().resolve(str(tracker.get_slot("part")))).part
         verdict = await client().verdict(str(serial), part=part)
         summary = verdict_text(domain, verdict)
-        dispatcher.utter_message(text=summary)
         # The "past the warranty, paid repair" reason would contradict the main parts' line.
         reasons = [] if _by_group(verdict) is not None else verdict.reasons
-        for reason in reasons:
-            article = (
-                text(domain, "utter_verdict_article", source=verdict.source, article=reason.article)
+        said = [
+            {
+                "reason": reason.text,
+                "article": text(
+                    domain, "utter_verdict_article", source=verdict.source, article=reason.article
+                )
                 if reason.article
-                else ""
-            )
-            dispatcher.utter_message(
-                response="utter_verdict_reason", reason=reason.text, article=article
-            )
+                else "",
+            }
+            for reason in reasons
+        ]
+        if channel(tracker) == "webchat":
+            # One card with the basis folded in it; its text, for the desk and the history,
+            # is every line the other channels get one by one.
+            basis = [text(domain, "utter_verdict_reason", **values) for values in said]
+            card = verdict_card(domain, verdict, summary, _by_group(verdict), basis)
+            dispatcher.utter_message(text="\n".join([summary, *basis]), json_message=card)
+        else:
+            dispatcher.utter_message(text=summary)
+            for values in said:
+                dispatcher.utter_message(response="utter_verdict_reason", **values)
         dispatcher.utter_message(response="utter_verdict_next")
         return [SlotSet("warranty_summary", summary)]
 
@@ -315,7 +328,7 @@ class ActionBuyExtension(BackendAction):
         dispatcher.utter_message(
             response="utter_extension_done",
             extension_id=bought.id,
-            starts_on=bought.starts_on.isoformat(),
-            ends_on=bought.ends_on.isoformat(),
+            starts_on=day_text(domain, bought.starts_on),
+            ends_on=day_text(domain, bought.ends_on),
         )
         return reset

@@ -79,6 +79,7 @@ def values_of(responses: Responses, row: Row, order: Row) -> dict[str, Any]:
             "notice_slot",
             month=d.month,
             day=d.day,
+            weekday=responses.label(f"weekday_{d.weekday()}"),
             start=order.slot_start,
             end=SLOT_ENDS.get(order.slot_start, ""),
         )

@@ -240,7 +240,12 @@ class Worker:
         values = values_of(self.responses, row, order)
         # The reminder's row carries the close's time too: the survey ends N days after it.
         until = clock.from_db(row.created_at) + timedelta(days=self.settings.csat_expiry_days)
-        values["until"] = self.responses.label("notice_date", month=until.month, day=until.day)
+        values["until"] = self.responses.label(
+            "notice_date",
+            month=until.month,
+            day=until.day,
+            weekday=self.responses.label(f"weekday_{until.weekday()}"),
+        )
         return values
 
     async def _release(

@@ -469,6 +469,18 @@ desk_assignments = Table(
     Column("closed_at", DateTime, nullable=True),
 )
 
+# The customer's score for the agent who held a handoff (1-5, the chat's one-tap rating when
+# the agent closes or hands back); one per handoff, a second tap changes it.
+agent_ratings = Table(
+    "agent_ratings",
+    metadata,
+    Column("handoff_id", String(15), ForeignKey("handoffs.id"), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("conversation_id", String(100), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("rated_at", DateTime, nullable=False, index=True),
+)
+
 # The live feed of the desk: customer, bot and agent messages of handed-off conversations,
 # private notes, and changes of a handoff's state. Every desk process tails this table, so a
 # message reaches every agent's browser whichever process received it.

@@ -15,6 +15,8 @@ from typing import Any
 from rasa.core.agent import Agent
 from rasa.shared.core.events import BotUttered, UserUttered
 
+from bot.contracts.cards import is_card
+
 _REPLY_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
 
 
@@ -68,5 +70,7 @@ async def replies_to(agent: Agent, sender: str, message_id: str) -> list[dict[st
             if event.text:
                 reply["text"] = event.text
             reply |= {k: v for k, v in (event.data or {}).items() if k in _REPLY_FIELDS and v}
+            if is_card(reply.get("custom")):
+                del reply["custom"]  # as the first answer: cards are the web chat's alone
             replies.append(reply)
     return replies

@@ -31,6 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.contracts.cards import is_card
 from connectors.deliveries import Deliveries
 from connectors.guard import EMPTY, Guard, domain_text, error_response
 from connectors.limits import MAX_MESSAGE_CHARS, Limits, Throttle
@@ -145,7 +146,7 @@ class GuardedRestInput(InputChannel):
                 if earlier is not None:
                     return response.json(earlier)
             try:
-                collector = CollectingOutputChannel()
+                collector = TextCollectingOutputChannel()
                 message = UserMessage(
                     text,
                     collector,
@@ -199,6 +200,17 @@ async def _of_another_channel(agent: Agent, sender: str, channel: str) -> bool:
         isinstance(event, UserUttered) and event.input_channel not in (None, channel)
         for event in (tracker.events if tracker else ())
     )
+
+
+class TextCollectingOutputChannel(CollectingOutputChannel):
+    """Rasa's collector without our cards: a REST client gets the text as before, and not a
+    second message holding only the card's data (`bot.contracts.cards`)."""
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        if not is_card(json_message):
+            await super().send_custom_json(recipient_id, json_message, **kwargs)
 
 
 def _bad_request(message: str) -> HTTPResponse:

@@ -71,6 +71,16 @@ class WebchatOutput(OutputChannel):
         if attachment is not None:
             await self._emit(recipient_id, {"file": attachment}, message)
             return
+        # A text with its card (`actions/cards.py`) is one bubble, as in the history: Rasa's
+        # default would emit them as two messages under one `ts`, and the page keeps one.
+        if message.get("text") and message.get("custom"):
+            extra = dict(message)
+            shown: dict[str, Any] = {"text": extra.pop("text"), "custom": extra.pop("custom")}
+            for key in ("buttons", "quick_replies"):
+                if extra.get(key):
+                    shown[key] = _choices(extra.pop(key))
+            await self._emit(recipient_id, shown, extra)
+            return
         await super().send_response(recipient_id, message)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.cards import booking_card
 from actions.common import (
     BackendAction,
     BackendFormValidation,
@@ -306,14 +307,17 @@ class ActionBookRepair(BackendAction):
                 response="utter_booking_refused", reason=text(domain, "utter_reason_generic")
             )
             return reset
+        kind = label(domain, f"kind_{order.kind}")
+        slot = slot_text(domain, order.slot_date, order.slot_start, order.slot_end)
         dispatcher.utter_message(
             response="utter_booking_done",
             work_order_id=order.id,
-            kind=label(domain, f"kind_{order.kind}"),
+            kind=kind,
             station=order.station.name,
             address=order.station.address,
             phone=order.station.phone,
-            slot=slot_text(domain, order.slot_date, order.slot_start, order.slot_end),
+            slot=slot,
             contact=contact_line(domain, order),
+            json_message=booking_card(domain, order, kind=kind, slot=slot),
         )
         return [*reset, SlotSet("work_order_id", order.id)]

@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import BackendAction, client, clock, label, shown
 from actions.conversation import history, latest_text
 from actions.dates import parse_when
+from actions.days import day_text
 from bot.contracts.rules import slot_key, split_slot_key
 from bot.contracts.stations import Slot
 
@@ -43,7 +44,7 @@ def split_slot(value: str) -> tuple[date, str]:
 
 
 def slot_text(domain: DomainDict, day: Any, start: str | None, end: str | None = None) -> str:
-    return label(domain, "slot", date=str(day), start=start or "", end=end or "")
+    return label(domain, "slot", date=day_text(domain, day), start=start or "", end=end or "")
 
 
 async def free_slots(station_code: str) -> list[Slot]:

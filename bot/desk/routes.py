@@ -23,6 +23,7 @@ from bot.desk import (
     presence,
     queue,
     rasa,
+    ratings,
     recovery,
     reveal,
     search,
@@ -41,6 +42,8 @@ ROUTES: tuple[Routes, ...] = (
     presence.chat_routes,
     context.routes,
     search.routes,
+    ratings.routes,
+    ratings.chat_routes,
 )
 
 

@@ -28,6 +28,12 @@ async def test_service_stations_in_a_city(
     assert cards and all(m["response"] == "utter_station_card" for m in cards)
     assert all("深圳" in m["address"] for m in cards)
     assert "送修" in cards[0]["services"]
+    # Each station's card: the same facts as data, a call link's number and a map link.
+    for message in cards:
+        card = message["custom"]
+        assert card["card"] == "station" and card["name"] == message["name"]
+        assert (card["phone"], card["services"]) == (message["phone"], message["services"])
+        assert card["map"].startswith("https://uri.amap.com/marker?position=")
 
 
 async def test_dealers_when_asked_for_dealers(

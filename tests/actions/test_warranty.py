@@ -62,11 +62,43 @@ async def test_the_verdict_in_words(
     tracker = make_tracker("", slots={"serial_number": "PF2K7Q9A", "part": "主板"})
     events = await ActionWarrantyVerdict().run(dispatcher, tracker, domain)
     summary = dispatcher.messages[0]["text"]
-    assert "星辰 XB14" in summary and "退货（2026-11-24前）" in summary
-    assert "换货（2026-12-02前）" in summary and "免费维修（2028-11-17前）" in summary
+    # The clock is frozen on Friday 2026-11-20: the dates carry their weekday.
+    assert "星辰 XB14" in summary and "退货（截至11月24日 周二）" in summary
+    assert (
+        "换货（截至12月2日 周三）" in summary and "免费维修（截至2028年11月17日 周五）" in summary
+    )
     assert responses(dispatcher) == [None, "utter_verdict_reason", "utter_verdict_next"]
     assert "第十一条" in dispatcher.messages[1]["article"]
+    # Outside the web chat: text only, as before.
+    assert all(not m.get("custom") for m in dispatcher.messages)
     assert events == [SlotSet("warranty_summary", summary)]
+
+
+async def test_the_verdict_on_the_web_chat_is_a_card(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        "", slots={"serial_number": "PF2K7Q9A", "part": "主板"}, channel="webchat"
+    )
+    events = await ActionWarrantyVerdict().run(dispatcher, tracker, domain)
+    first, offer = dispatcher.messages
+    card = first["custom"]
+    assert card["card"] == "verdict" and card["serial"] == "PF2K7Q9A"
+    assert [(r["remedy"], r["until"]) for r in card["remedies"]] == [
+        ("return", "2026-11-24"),
+        ("exchange", "2026-12-02"),
+        ("free_repair", "2028-11-17"),
+    ]
+    assert card["remedies"][0]["text"] == "退货（截至11月24日 周二）"
+    # The basis is in the card (folded on the page) and in the text, for the desk and the
+    # history: one message says what the other channels say in two.
+    assert len(card["basis"]) == 1 and card["basis"][0].startswith("依据：")
+    assert "第十一条" in card["basis"][0]
+    summary = events[0]["value"]
+    assert first["text"] == summary + "\n" + card["basis"][0]
+    assert card["labels"]["basis"] == "法律依据"
+    assert offer["response"] == "utter_verdict_next"
 
 
 async def test_an_expired_printer(
@@ -86,7 +118,7 @@ async def test_without_a_part_the_main_parts_still_free_are_said_with_the_paid_o
         dispatcher, make_tracker("", slots={"serial_number": "PF4N9C2H"}), domain
     )
     summary = dispatcher.messages[0]["text"]
-    assert "主要部件" in summary and "2027-" in summary and "付费维修" in summary
+    assert "主要部件" in summary and "2027年" in summary and "付费维修" in summary
 
 
 async def test_a_policy_question_is_answered_with_its_article(

@@ -142,7 +142,33 @@ async def test_stations_and_slots_are_offered_as_buttons(
     )
     buttons = dispatcher.messages[0]["buttons"]
     assert buttons[0]["payload"] == '/inform{"booking_slot": "2026-11-20T13:30"}'
+    # The clock stands on Friday 2026-11-20: the first free slot is this afternoon.
+    assert buttons[0]["title"] == "今天 11月20日 周五 13:30-15:30"
     assert len(buttons) == 6
+
+
+async def test_a_booking_comes_with_its_confirmation_card(
+    service: ServiceClient, domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionBookRepair().run(
+        dispatcher, make_tracker("确认提交", "affirm", slots=READY), domain
+    )
+    (done,) = dispatcher.messages
+    assert done["response"] == "utter_booking_done"
+    assert done["slot"] == "明天 11月21日 周六 09:00-10:30"
+    card = done["custom"]
+    assert card["card"] == "booking" and card["work_order_id"] == done["work_order_id"]
+    assert card["slot"] == done["slot"] and card["kind"] == done["kind"]
+    # The calendar entry's times carry the service's zone.
+    assert (card["starts_at"], card["ends_at"]) == (
+        "2026-11-21T09:00:00+08:00",
+        "2026-11-21T10:30:00+08:00",
+    )
+    assert card["station"]["phone"] == done["phone"]
+    assert card["station"]["map"].startswith("https://uri.amap.com/search?keyword=")
+    assert card["labels"]["call"] == f"拨打 {done['phone']}"
+    assert done["work_order_id"] in card["labels"]["event"]
 
 
 async def test_a_confirmed_booking_creates_one_work_order(

@@ -192,6 +192,17 @@
     parent.appendChild(group);
   }
 
+  // What a card may use of the page: the session's token (the rating is posted with it) and
+  // the storage (a rating survives a reload).
+  function cardContext(message) {
+    return {
+      ts: message.ts,
+      token: function () { return state.token; },
+      load: load,
+      save: save,
+    };
+  }
+
   function renderBot(message) {
     var item = document.createElement("div");
     item.className = "msg bot";
@@ -205,12 +216,19 @@
       label.textContent = "人工客服 " + message.agent;
       item.appendChild(label);
     }
-    if (message.text) {
+    // A card (chat-cards.js) from the message's `custom` payload; a result card stands
+    // instead of the text that says the same.
+    var card = message.custom && window.XingchenCards
+      ? window.XingchenCards.render(message.custom, cardContext(message)) : null;
+    if (card && card.dataset.replacesText) {
+      item.appendChild(card);
+    } else if (message.text) {
       var bubble = document.createElement("div");
       bubble.className = "bubble";
       addText(bubble, message.text);
       item.appendChild(bubble);
     }
+    if (card && !card.dataset.replacesText) item.appendChild(card);
     if (message.image) addImage(item, message.image);
     var attachment = message.attachment;
     if (attachment && typeof attachment === "object") {
