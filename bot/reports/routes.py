@@ -14,7 +14,7 @@ from bot.desk.accounts import current
 from bot.reports.charts import CHARTS, Filters
 from bot.reports.exports import OrderFilters, csv_chunks, page, xlsx_file
 
-routes = Routes("reports", audience="supervisor")
+routes = Routes("reports", audience="reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -50,8 +50,8 @@ PAGE_FILE = Path(__file__).resolve().parent.parent / "static" / "desk" / "report
 
 
 def _supervisor(request: web.Request) -> None:
-    if not current(request).supervisor:
-        raise ApiError(403, "supervisors_only", "only supervisors read the reports")
+    if not current(request).reads_reports:
+        raise ApiError(403, "supervisors_only", "only supervisors and operators read the reports")
 
 
 DEFAULT_DAYS = 30

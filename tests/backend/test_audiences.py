@@ -37,8 +37,18 @@ LOGINS = {"/desk/api/login", "/station/api/login"}
 DESK_USERS: dict[str, tuple[str, Role]] = {
     "agent": ("zhang", "agent"),
     "supervisor": ("wang", "supervisor"),
+    "operator": ("zhao", "operator"),
 }
-CALLERS = ("nobody", "customer", "agent", "supervisor", "station", "internal", "staff")
+CALLERS = (
+    "nobody",
+    "customer",
+    "agent",
+    "supervisor",
+    "operator",
+    "station",
+    "internal",
+    "staff",
+)
 # Who gets in, by audience.
 ADMITS = {
     "public": set(CALLERS),
@@ -46,8 +56,11 @@ ADMITS = {
     "staff": {"staff"},
     "desk": {"agent", "supervisor"},
     "supervisor": {"supervisor"},
+    "reports": {"supervisor", "operator"},
     "station": {"station"},
 }
+# The desk routes an operator may call besides the reports: who am I, and logging out.
+OPERATOR_DESK_PATHS = {"/desk/api/me"}
 
 
 @pytest.fixture
@@ -86,6 +99,7 @@ async def _callers(backend: TestClient) -> dict[str, dict[str, str]]:
         "customer": {"Authorization": f"Bearer {chat_token}"},
         "agent": await _desk_session(backend, "zhang"),
         "supervisor": await _desk_session(backend, "wang"),
+        "operator": await _desk_session(backend, "zhao"),
         "station": await _desk_session(backend, "bj01", "station", STATION_COOKIE),
         "internal": {"Authorization": f"Bearer {API_TOKEN}"},
         "staff": API_HEADERS,
@@ -103,6 +117,7 @@ async def _refused_at_the_door(reply: aiohttp.ClientResponse) -> bool:
         "supervisors_only",
         "desk_only",
         "station_only",
+        "reports_only",
     )
 
 
@@ -129,7 +144,10 @@ async def test_every_route_admits_its_audience_only(backend: TestClient) -> None
             # The login route is the desk's door: anyone may knock, with a wrong password.
             if path in LOGINS:
                 continue
-            if let_in != (caller in ADMITS[audience]):
+            admitted = caller in ADMITS[audience] or (
+                caller == "operator" and path in OPERATOR_DESK_PATHS
+            )
+            if let_in != admitted:
                 wrong.append(f"{caller} {method} {path} ({audience}): {reply.status}")
     assert wrong == []
 
