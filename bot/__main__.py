@@ -270,7 +270,7 @@ def cmd_insight(settings: Settings, args: argparse.Namespace) -> int:
     from bot.reports import cli
 
     command = cli.reports if args.command == "reports" else cli.insight_scan
-    return asyncio.run(_with_db(settings, lambda db: command(db, settings.clock(), args)))
+    return asyncio.run(_with_db(settings, lambda db: command(db, settings, args)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -529,7 +529,8 @@ insight_decisions = Table(
 )
 
 # Daily rollups of the reports (bot.reports.rollups): one counter per day, metric and the
-# finest grain a chart filters on (model, station; "" where it does not apply).
+# finest grain a chart filters on (model, station, channel; "" where it does not apply).
+# Product category and region are the model's and the station's (small tables joined).
 report_daily = Table(
     "report_daily",
     metadata,
@@ -537,8 +538,11 @@ report_daily = Table(
     Column("metric", String(20), primary_key=True),
     Column("model_code", String(30), primary_key=True),
     Column("station_code", String(10), primary_key=True),
+    Column("channel", String(20), primary_key=True),
     Column("key", String(40), primary_key=True),
     Column("value", Integer, nullable=False),
+    # A chart reads one metric over a period.
+    Index("ix_report_daily_metric_day", "metric", "day"),
 )
 
 # One row per conversation the assistant had, from Rasa's events (bot.reports.conversations):

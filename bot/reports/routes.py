@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Extra, Field
 
-from bot.api import CLOCK, DB, ApiError, Routes
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes
 from bot.desk.accounts import current
 from bot.reports.charts import CHARTS, Filters
-from bot.reports.exports import OrderFilters, csv_chunks, page, xlsx_file
+from bot.reports.exports import CityTiers, OrderFilters, csv_chunks, page, xlsx_file
 
 routes = Routes("reports", audience="reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,6 +52,10 @@ PAGE_FILE = Path(__file__).resolve().parent.parent / "static" / "desk" / "report
 def _supervisor(request: web.Request) -> None:
     if not current(request).reads_reports:
         raise ApiError(403, "supervisors_only", "only supervisors and operators read the reports")
+
+
+def _tiers(request: web.Request) -> CityTiers:
+    return request.config_dict[SETTINGS].city_tiers
 
 
 DEFAULT_DAYS = 30
@@ -103,7 +107,7 @@ class OrderPage(OrderFilters):
 async def list_orders(request: web.Request, query: OrderPage) -> list[dict[str, Any]]:
     _supervisor(request)
     async with request.config_dict[DB].read() as conn:
-        return await page(conn, request.config_dict[CLOCK], query, query.offset)
+        return await page(conn, request.config_dict[CLOCK], query, query.offset, _tiers(request))
 
 
 def _filename(f: OrderFilters, ext: str) -> str:
@@ -127,7 +131,7 @@ async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamRes
     )
     await response.prepare(request)
     async with request.config_dict[DB].read() as conn:
-        async for chunk in csv_chunks(conn, request.config_dict[CLOCK], query):
+        async for chunk in csv_chunks(conn, request.config_dict[CLOCK], query, _tiers(request)):
             await response.write(chunk)
     await response.write_eof()
     return response
@@ -143,7 +147,7 @@ async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamRes
 async def export_xlsx(request: web.Request, query: OrderFilters) -> web.StreamResponse:
     _supervisor(request)
     async with request.config_dict[DB].read() as conn:
-        spooled = await xlsx_file(conn, request.config_dict[CLOCK], query)
+        spooled = await xlsx_file(conn, request.config_dict[CLOCK], query, _tiers(request))
     response = web.StreamResponse(
         headers={
             "Content-Type": XLSX,
