@@ -8,7 +8,9 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Extra, Field
+from sqlalchemy import select
 
+from bot import tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes
 from bot.desk.accounts import current
 from bot.reports.charts import CHARTS, Filters
@@ -71,6 +73,45 @@ async def default_period(request: web.Request, _: None) -> dict[str, str]:
     _supervisor(request)
     today = request.config_dict[CLOCK].today()
     return {"from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), "to": today.isoformat()}
+
+
+class Option(BaseModel):
+    code: str
+    name: str
+
+
+class Options(BaseModel):
+    categories: list[Option]
+    regions: list[str]
+    channels: list[Option]
+
+
+CHANNELS = (("webchat", "网页"), ("telegram", "Telegram"), ("rest", "接口"), ("sms", "短信"))
+
+
+@routes.get(
+    "/desk/api/reports/options",
+    summary="What the filters offer: product categories, regions (station cities), channels",
+    response=Options,
+    errors=(401, 403),
+)
+async def options(request: web.Request, _: None) -> dict[str, Any]:
+    _supervisor(request)
+    c, s = tables.categories, tables.stations
+    async with request.config_dict[DB].read() as conn:
+        categories = list(await conn.execute(select(c.c.code, c.c.name).order_by(c.c.code)))
+        cities = list(
+            (
+                await conn.execute(
+                    select(s.c.city).where(s.c.kind != "dealer").distinct().order_by(s.c.city)
+                )
+            ).scalars()
+        )
+    return {
+        "categories": [{"code": code, "name": name} for code, name in categories],
+        "regions": cities,
+        "channels": [{"code": code, "name": name} for code, name in CHANNELS],
+    }
 
 
 class ChartFilters(Filters):
