@@ -528,9 +528,11 @@ insight_decisions = Table(
     Column("at", DateTime, nullable=False),
 )
 
-# Daily rollups of the reports (bot.reports.rollups): one counter per day, metric and the
-# finest grain a chart filters on (model, station, channel; "" where it does not apply).
-# Product category and region are the model's and the station's (small tables joined).
+# Daily rollups of the reports (bot.reports.rollups): one counter per day, metric, model,
+# station, channel ("" where one does not apply) and key, and the same counters summed over
+# any of the three ("*": all), so that a chart reads only the rows of the grain its filters
+# need (`grain` names the dimensions kept: "msc" the finest, "" the day's totals). Product
+# category and region are the model's and the station's (small tables joined).
 report_daily = Table(
     "report_daily",
     metadata,
@@ -540,9 +542,10 @@ report_daily = Table(
     Column("station_code", String(10), primary_key=True),
     Column("channel", String(20), primary_key=True),
     Column("key", String(40), primary_key=True),
+    Column("grain", String(3), nullable=False),
     Column("value", Integer, nullable=False),
-    # A chart reads one metric over a period.
-    Index("ix_report_daily_metric_day", "metric", "day"),
+    # A chart reads one metric at one grain over a period.
+    Index("ix_report_daily_metric_grain_day", "metric", "grain", "day"),
 )
 
 # One row per conversation the assistant had, from Rasa's events (bot.reports.conversations):

@@ -78,11 +78,26 @@ async def sum_rollups(
     columns = [d.c[name] for name in by]
     stmt = (
         select(*columns, func.sum(d.c.value))
-        .where(d.c.metric == metric, d.c.day >= f.start, d.c.day <= f.end)
+        .where(
+            d.c.metric == metric,
+            d.c.grain == _grain(f, by, applies),
+            d.c.day >= f.start,
+            d.c.day <= f.end,
+        )
         .group_by(*columns)
     )
     stmt = where_dimensions(stmt, f, d.c.model_code, d.c.station_code, d.c.channel, applies)
     return list(await conn.execute(stmt))
+
+
+def _grain(f: Filters, by: tuple[str, ...], applies: tuple[str, ...]) -> str:
+    """The coarsest grain of the rollups that still has what a query filters or groups on."""
+    keep = {
+        "m": (MODEL in applies and bool(f.model or f.category)) or "model_code" in by,
+        "s": (STATION in applies and bool(f.station or f.region)) or "station_code" in by,
+        "c": (CHANNEL in applies and bool(f.channel)) or "channel" in by,
+    }
+    return "".join(letter for letter, kept in keep.items() if kept)
 
 
 def daily(f: Filters, rows: list[Any], keys: tuple[str, ...]) -> dict[str, list[int]]:

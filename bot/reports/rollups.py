@@ -28,7 +28,7 @@ from bot import tables
 from bot.clock import Clock
 from bot.db import Database
 from bot.reports import aftersales
-from bot.reports.counting import Context, Counts, Key, day_of
+from bot.reports.counting import Context, Counts, Key, day_of, grain, with_grains
 from bot.reports.definitions import sla_key
 from bot.settings import Settings
 
@@ -147,7 +147,7 @@ async def compute(conn: AsyncConnection, ctx: Context, first: date, last: date) 
     out: Counts = Counter()
     for source in SOURCES:
         await source(conn, ctx, start, end, out)
-    return +out  # drop zeros (a conversation without fallbacks)
+    return with_grains(+out)  # drop zeros (a conversation without fallbacks)
 
 
 async def _replace(db: Database, first: date, last: date, counts: Counts) -> None:
@@ -162,6 +162,7 @@ async def _replace(db: Database, first: date, last: date, counts: Counts) -> Non
                 "station_code": k[3],
                 "channel": k[4],
                 "key": k[5],
+                "grain": grain(k),
                 "value": v,
             }
             for k, v in counts.items()

@@ -1,4 +1,5 @@
-"""reports: a channel dimension in the daily rollups, and an index by metric and day
+"""reports: a channel dimension in the daily rollups, their grains, and an index by metric,
+grain and day
 
 The rollups are derived data: the table is made again with its new key (empty), and
 ``python -m bot reports rebuild`` fills it from the raw rows (the backend's refresh alone
@@ -31,10 +32,10 @@ def _table(with_channel: bool) -> None:
     ]
     if with_channel:
         columns.append(sa.Column("channel", sa.String(length=20), nullable=False))
-    columns += [
-        sa.Column("key", sa.String(length=40), nullable=False),
-        sa.Column("value", sa.Integer(), nullable=False),
-    ]
+    columns.append(sa.Column("key", sa.String(length=40), nullable=False))
+    if with_channel:
+        columns.append(sa.Column("grain", sa.String(length=3), nullable=False))
+    columns.append(sa.Column("value", sa.Integer(), nullable=False))
     op.create_table(
         "report_daily", *columns, sa.PrimaryKeyConstraint(*keys, name=op.f("pk_report_daily"))
     )
@@ -43,10 +44,10 @@ def _table(with_channel: bool) -> None:
 def upgrade() -> None:
     op.drop_table("report_daily")
     _table(with_channel=True)
-    op.create_index("ix_report_daily_metric_day", "report_daily", ["metric", "day"])
+    op.create_index("ix_report_daily_metric_grain_day", "report_daily", ["metric", "grain", "day"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_report_daily_metric_day", table_name="report_daily")
+    op.drop_index("ix_report_daily_metric_grain_day", table_name="report_daily")
     op.drop_table("report_daily")
     _table(with_channel=False)
