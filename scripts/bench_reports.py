@@ -88,7 +88,8 @@ async def bench(url: str, args: argparse.Namespace) -> None:
     try:
         if not args.database:
             await generate_history(db, settings, clock, args, rows)
-        await measure(db, clock, args, rows)
+        if not args.generate_only:
+            await measure(db, clock, args, rows)
     finally:
         await db.close()
 
@@ -226,6 +227,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--database", help="measure this database of an earlier --keep run")
     parser.add_argument("--name", help="the name of the database to make (default: random)")
+    parser.add_argument(
+        "--generate-only", action="store_true", help="make the history and stop (with --keep)"
+    )
     parser.add_argument("--scan", action="store_true", help="also time one early-warning scan")
     args = parser.parse_args()
     name = args.database or args.name or f"bench_reports_{uuid.uuid4().hex[:8]}"

@@ -28,8 +28,9 @@ from bot import tables
 from bot.clock import Clock
 from bot.db import Database
 from bot.reports import aftersales
-from bot.reports.counting import Context, Counts, Key, day_of, grain, with_grains
+from bot.reports.counting import Context, Counts, Key, day_of
 from bot.reports.definitions import sla_key
+from bot.reports.grains import FINEST, coarsen, mismatches
 from bot.settings import Settings
 
 REFRESH_SECONDS = 30.0
@@ -147,7 +148,7 @@ async def compute(conn: AsyncConnection, ctx: Context, first: date, last: date) 
     out: Counts = Counter()
     for source in SOURCES:
         await source(conn, ctx, start, end, out)
-    return with_grains(+out)  # drop zeros (a conversation without fallbacks)
+    return +out  # drop zeros (a conversation without fallbacks)
 
 
 async def _replace(db: Database, first: date, last: date, counts: Counts) -> None:
@@ -162,13 +163,14 @@ async def _replace(db: Database, first: date, last: date, counts: Counts) -> Non
                 "station_code": k[3],
                 "channel": k[4],
                 "key": k[5],
-                "grain": grain(k),
+                "grain": FINEST,
                 "value": v,
             }
             for k, v in counts.items()
         ]
         if rows:
             await conn.execute(d.insert(), rows)
+        await coarsen(conn, first, last)
 
 
 def _context(clock: Clock, settings: Settings | None) -> Context:
@@ -258,6 +260,7 @@ async def check(db: Database, clock: Clock, settings: Settings | None = None) ->
     d = tables.report_daily
     stored: Counts = Counter()
     async with db.read() as conn:
+        grains = await mismatches(conn)
         rows = await conn.stream(
             select(
                 d.c.day,
@@ -267,7 +270,7 @@ async def check(db: Database, clock: Clock, settings: Settings | None = None) ->
                 d.c.channel,
                 d.c.key,
                 d.c.value,
-            )
+            ).where(d.c.grain == FINEST)
         )
         async for day, metric, model, station, channel, key, value in rows:
             stored[(day, metric, model, station, channel, key)] = value
@@ -277,7 +280,7 @@ async def check(db: Database, clock: Clock, settings: Settings | None = None) ->
         for lo, hi in _chunks(first, clock.today()):
             async with db.read() as conn:
                 raw.update(await compute(conn, ctx, lo, hi))
-    return [
+    return grains + [
         f"{k[0]} {k[1]} {k[2] or '-'} {k[3] or '-'} {k[4] or '-'} {k[5]}:"
         f" rollup {stored[k]}, raw {raw[k]}"
         for k in sorted(set(stored) | set(raw))

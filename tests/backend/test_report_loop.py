@@ -11,7 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import update
 
+from bot import tables
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
@@ -148,6 +150,14 @@ async def test_csat_followups_and_on_site_sla_of_a_hand_made_week(
     now = at(40)
     await rollups.rebuild(db, now, settings)
     assert await rollups.check(db, now, settings) == []
+    # The coarser grains are sums of the finest, and the check says when one is not.
+    d = tables.report_daily
+    async with db.write() as conn:
+        await conn.execute(
+            update(d).where(d.c.metric == "csat", d.c.grain == "").values(value=d.c.value + 1)
+        )
+    assert any(line.startswith("grain -:") for line in await rollups.check(db, now, settings))
+    await rollups.rebuild(db, now, settings)
     client = await client_at(now)
     boss = await desk_headers(client, "wang", PASSWORD)
 
