@@ -17,7 +17,7 @@ from bot import tables
 from bot.app import create_app
 from bot.clock import Clock
 from bot.db import Database
-from bot.desk.accounts import create_account
+from bot.desk.accounts import Role, create_account
 from bot.reports import rollups
 from bot.reports.definitions import csat_key, followup_key, onsite_state
 from bot.settings import Settings
@@ -41,7 +41,12 @@ async def client_at(
 ) -> ClientAt:
     await add_staff_user(db)
     async with db.write() as conn:
-        for username, role in (("wang", "supervisor"), ("zhang", "agent"), ("zhao", "operator")):
+        people: tuple[tuple[str, Role], ...] = (
+            ("wang", "supervisor"),
+            ("zhang", "agent"),
+            ("zhao", "operator"),
+        )
+        for username, role in people:
             await create_account(conn, username, username, role, PASSWORD, Clock.to_db(clock.now()))
 
     async def make(moment: Clock) -> TestClient:
