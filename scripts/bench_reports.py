@@ -36,6 +36,8 @@ from bot.insight.alerts import scan
 from bot.migrate import upgrade
 from bot.reports import rollups
 from bot.reports.charts import CHARTS, Filters
+from bot.reports.conversations import BATCH as FOLD_BATCH
+from bot.reports.conversations import store_events
 from bot.reports.exports import OrderFilters, csv_chunks, page, xlsx_file
 from bot.reports.synthetic_sql import EVENTS_PER_CONVERSATION, BigPlan, generate_in_sql
 from bot.settings import Settings
@@ -70,11 +72,12 @@ class Rows:
 
     def __init__(self, args: argparse.Namespace) -> None:
         conversations = args.events // EVENTS_PER_CONVERSATION
-        print(
-            f"\n| {args.orders:,} orders, {args.events:,} events ({conversations:,}"
-            f" conversations), {args.days} days, PostgreSQL | |\n|---|---|",
-            flush=True,
+        made = (
+            f"database {args.database} (kept)"
+            if args.database
+            else f"{args.orders:,} orders, {args.events:,} events ({conversations:,} conversations)"
         )
+        print(f"\n| {made}, {args.days} days, PostgreSQL | |\n|---|---|", flush=True)
 
     def append(self, row: tuple[str, str]) -> None:
         print(f"| {row[0]} | {row[1]} |", flush=True)
@@ -90,6 +93,8 @@ async def bench(url: str, args: argparse.Namespace) -> None:
             await generate_history(db, settings, clock, args, rows)
         if not args.generate_only:
             await measure(db, clock, args, rows)
+        if args.fold:
+            await fold_rate(db, clock, args.fold, rows)
     finally:
         await db.close()
 
@@ -208,6 +213,39 @@ async def measure(db: Database, clock: Clock, args: argparse.Namespace, rows: Ro
         rows.append(("early-warning scan (730 days)", f"{took:.1f} s ({new} alerts)"))
 
 
+async def fold_rate(db: Database, clock: Clock, events: int, rows: Rows) -> None:
+    """How fast the backend folds Rasa's events into conversation facts (the loop's own
+    ``store_events``, batches of its size), on events shaped like Rasa's: a customer message,
+    the bot's action and answer, a slot now and then."""
+    rng = random.Random(1)
+    at = clock.now().timestamp() - 3600
+    batch: list[tuple[int, str, dict[str, object]]] = []
+    started = time.perf_counter()
+    for i in range(events):
+        sender = f"fold-{i // EVENTS_PER_CONVERSATION}"
+        kind = ("user", "action", "bot", "slot", "user", "action", "bot", "user", "action", "bot")[
+            i % EVENTS_PER_CONVERSATION
+        ]
+        event: dict[str, object] = {"event": kind, "timestamp": at + i * 0.001}
+        if kind == "user":
+            intent = "nlu_fallback" if rng.random() < 0.08 else "report_fault"
+            event |= {"input_channel": "webchat", "parse_data": {"intent": {"name": intent}}}
+        elif kind == "slot":
+            event |= {"name": "kb_case", "value": f"KB{rng.randrange(100):03d}"}
+        batch.append((i + 1, sender, event))
+        if len(batch) == FOLD_BATCH:
+            await store_events(db, clock, batch)
+            batch = []
+    await store_events(db, clock, batch)
+    took = time.perf_counter() - started
+    rows.append(
+        (
+            f"fold {events:,} Rasa events into conversation facts",
+            f"{took:.0f} s ({events / took:,.0f} events/s)",
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,6 +259,9 @@ def main() -> None:
         help=f"bot events (one conversation per {EVENTS_PER_CONVERSATION})",
     )
     parser.add_argument("--export-days", type=int, default=WINDOW)
+    parser.add_argument(
+        "--fold", type=int, default=0, help="also time folding this many events (backend's loop)"
+    )
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
