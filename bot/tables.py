@@ -544,8 +544,11 @@ report_daily = Table(
     Column("key", String(40), primary_key=True),
     Column("grain", String(3), nullable=False),
     Column("value", Integer, nullable=False),
-    # A chart reads one metric at one grain over a period.
+    # A chart reads one metric at one grain over a period; a model, category, station or
+    # region filter seeks its own rows instead of reading all the grain's.
     Index("ix_report_daily_metric_grain_day", "metric", "grain", "day"),
+    Index("ix_report_daily_metric_grain_model", "metric", "grain", "model_code", "day"),
+    Index("ix_report_daily_metric_grain_station", "metric", "grain", "station_code", "day"),
 )
 
 # One row per conversation the assistant had, from Rasa's events (bot.reports.conversations):

@@ -193,6 +193,9 @@ def _p(times: list[float]) -> str:
 
 
 async def measure(db: Database, clock: Clock, args: argparse.Namespace, rows: Rows) -> None:
+    if args.charts_only:
+        await _chart_times(db, clock, args, rows)
+        return
     started = time.perf_counter()
     written = await rollups.rebuild(db, clock)
     took = time.perf_counter() - started
@@ -270,6 +273,9 @@ def main() -> None:
     parser.add_argument("--name", help="the name of the database to make (default: random)")
     parser.add_argument(
         "--generate-only", action="store_true", help="make the history and stop (with --keep)"
+    )
+    parser.add_argument(
+        "--charts-only", action="store_true", help="time the charts, drill-down and exports only"
     )
     parser.add_argument("--scan", action="store_true", help="also time one early-warning scan")
     args = parser.parse_args()

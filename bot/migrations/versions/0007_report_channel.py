@@ -45,9 +45,16 @@ def upgrade() -> None:
     op.drop_table("report_daily")
     _table(with_channel=True)
     op.create_index("ix_report_daily_metric_grain_day", "report_daily", ["metric", "grain", "day"])
+    for name, column in (("model", "model_code"), ("station", "station_code")):
+        op.create_index(
+            f"ix_report_daily_metric_grain_{name}",
+            "report_daily",
+            ["metric", "grain", column, "day"],
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_report_daily_metric_grain_day", table_name="report_daily")
+    for name in ("day", "model", "station"):
+        op.drop_index(f"ix_report_daily_metric_grain_{name}", table_name="report_daily")
     op.drop_table("report_daily")
     _table(with_channel=False)
