@@ -104,8 +104,8 @@ bench-load: train ## turns/s and p50/p95/p99 at 1, 16 and 64 customers at once, 
 bench-insight: install ## early warning on simulated faults: false alarms per month, detection delays
 	$(PY) scripts/bench_insight.py
 
-bench-reports: install ## reports on PostgreSQL: 10^5 synthetic orders, rollup rebuild, chart p95 over 90 days
-	$(PY) scripts/bench_reports.py
+bench-reports: install ## reports on PostgreSQL: 10^5 orders generated in SQL, rebuild, chart p95 over 90 days (ARGS="--orders 1000000 --events 10000000")
+	$(PY) scripts/bench_reports.py $(ARGS)
 bench-faults: train ## kill -9 each process under load (ARGS=--scale-out: also restart PostgreSQL, Redis, RabbitMQ)
 	$(PY) scripts/bench_faults.py $(ARGS)
 

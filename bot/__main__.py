@@ -270,7 +270,7 @@ def cmd_insight(settings: Settings, args: argparse.Namespace) -> int:
     from bot.reports import cli
 
     command = cli.reports if args.command == "reports" else cli.insight_scan
-    return asyncio.run(_with_db(settings, lambda db: command(db, settings.clock(), args)))
+    return asyncio.run(_with_db(settings, lambda db: command(db, settings, args)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("username")
     user.add_argument("--name", help="name shown to customers, e.g. 张敏")
     user.add_argument(
-        "--role", choices=["agent", "supervisor", "manager", "station"], default="agent"
+        "--role",
+        choices=["agent", "supervisor", "manager", "station", "operator"],
+        default="agent",
     )
     user.add_argument(
         "--station", help="the station code of a station account (--role station), e.g. BJ01"

@@ -6,7 +6,8 @@
   only. The caller proves it with `Authorization: Bearer <BOT_API_TOKEN>`; without a token set,
   the internal API is closed rather than open.
 - Staff: the desk (`/desk/api/*`, its own session login in `bot.desk.accounts`; a few
-  routes, such as the audit log, for supervisors only), and the
+  routes, such as the audit log, for supervisors only; the reports and alerts for supervisors
+  and operators, an operator account seeing nothing else), and the
   internal routes that change what only staff may change (a work order's life cycle, the
   device registry, complaint and handoff records). Those need the internal token *and* the
   staff member on whose behalf the call is made (`X-Staff-User`), an active desk account
@@ -68,7 +69,7 @@ def audience_of(request: web.Request) -> str:
 @web.middleware
 async def guard_audiences(request: web.Request, handler: Handler) -> web.StreamResponse:
     audience = audience_of(request)
-    if audience in ("public", "desk", "supervisor", "station"):
+    if audience in ("public", "desk", "supervisor", "reports", "station"):
         # The portals' own middleware (bot.desk.accounts) checks the session, its CSRF token
         # and the portal's roles; supervisor handlers check the role.
         return await handler(request)

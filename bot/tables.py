@@ -561,8 +561,11 @@ insight_decisions = Table(
     Column("at", DateTime, nullable=False),
 )
 
-# Daily rollups of the reports (bot.reports.rollups): one counter per day, metric and the
-# finest grain a chart filters on (model, station; "" where it does not apply).
+# Daily rollups of the reports (bot.reports.rollups): one counter per day, metric, model,
+# station, channel ("" where one does not apply) and key, and the same counters summed over
+# any of the three ("*": all), so that a chart reads only the rows of the grain its filters
+# need (`grain` names the dimensions kept: "msc" the finest, "" the day's totals). Product
+# category and region are the model's and the station's (small tables joined).
 report_daily = Table(
     "report_daily",
     metadata,
@@ -570,8 +573,15 @@ report_daily = Table(
     Column("metric", String(20), primary_key=True),
     Column("model_code", String(30), primary_key=True),
     Column("station_code", String(10), primary_key=True),
+    Column("channel", String(20), primary_key=True),
     Column("key", String(40), primary_key=True),
+    Column("grain", String(3), nullable=False),
     Column("value", Integer, nullable=False),
+    # A chart reads one metric at one grain over a period; a model, category, station or
+    # region filter seeks its own rows instead of reading all the grain's.
+    Index("ix_report_daily_metric_grain_day", "metric", "grain", "day"),
+    Index("ix_report_daily_metric_grain_model", "metric", "grain", "model_code", "day"),
+    Index("ix_report_daily_metric_grain_station", "metric", "grain", "station_code", "day"),
 )
 
 # One row per conversation the assistant had, from Rasa's events (bot.reports.conversations):

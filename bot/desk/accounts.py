@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 routes = Routes("desk", audience="desk")
 
 # A manager is a supervisor too, and the last level a complaint escalates to.
-Role = Literal["agent", "supervisor", "manager", "station"]
+Role = Literal["agent", "supervisor", "manager", "station", "operator"]
 COOKIE = "desk_session"
 STATION_COOKIE = "station_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -90,6 +90,11 @@ class Staff:
     def supervisor(self) -> bool:
         return self.role in ("supervisor", "manager")
 
+    @property
+    def reads_reports(self) -> bool:
+        """Supervisors and operators read the reports and the early-warning alerts."""
+        return self.role in REPORT_ROLES
+
 
 @dataclass(frozen=True)
 class Portal:
@@ -102,7 +107,14 @@ class Portal:
     refusal: str
 
 
-DESK = Portal("/desk/api/", COOKIE, frozenset({"agent", "supervisor", "manager"}), "desk_only")
+# Operators log in at the desk but see only the reports and the alerts: no conversation, no
+# customer (`OPERATOR_PATHS` and the "reports" audience are all they may call).
+DESK = Portal(
+    "/desk/api/", COOKIE, frozenset({"agent", "supervisor", "manager", "operator"}), "desk_only"
+)
+CONVERSATION_ROLES = frozenset({"agent", "supervisor", "manager"})
+REPORT_ROLES = frozenset({"supervisor", "manager", "operator"})
+OPERATOR_PATHS = frozenset({"/desk/api/me", "/desk/api/logout"})
 STATION = Portal("/station/api/", STATION_COOKIE, frozenset({"station"}), "station_only")
 PORTALS = (DESK, STATION)
 
@@ -216,20 +228,27 @@ async def desk_auth(
         raise ApiError(403, portal.refusal, f"a {staff.role} account cannot use {portal.prefix}")
     # Before the body is read: an agent learns nothing from a supervisors' route's validation.
     operation = getattr(request.match_info.route.handler, "operation", None)
-    if getattr(operation, "audience", None) == "supervisor" and not staff.supervisor:
-        raise ApiError(403, "supervisors_only", "only supervisors may do this")
+    _check_role(staff, getattr(operation, "audience", None), request.path)
     if request.method not in ("GET", "HEAD", "OPTIONS") and not hmac.compare_digest(
         request.headers.get(CSRF_HEADER, ""), csrf
     ):
         raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header")
     request[STAFF] = staff
     request[CSRF] = csrf
-    # Before the route reads its body or query: an agent learns nothing of a supervisors'
-    # route, not even which fields it wants.
-    operation = getattr(request.match_info.route.handler, "operation", None)
-    if getattr(operation, "audience", None) == "supervisor" and not staff.supervisor:
-        raise ApiError(403, "supervisors_only", "for supervisors only")
     return await handler(request)
+
+
+def _check_role(staff: Staff, audience: str | None, path: str) -> None:
+    """The route's audience against the role, before the route reads its body or query: an
+    agent learns nothing of a supervisors' route, not even which fields it wants."""
+    if audience == "reports":
+        if not staff.reads_reports:
+            raise ApiError(403, "supervisors_only", "for supervisors and operators only")
+        return
+    if staff.role == "operator" and path not in OPERATOR_PATHS:
+        raise ApiError(403, "reports_only", "an operator account sees the reports and alerts only")
+    if audience == "supervisor" and not staff.supervisor:
+        raise ApiError(403, "supervisors_only", "for supervisors only")
 
 
 LOGIN_PATH = "/desk/api/login"
@@ -468,7 +487,7 @@ async def colleagues(request: web.Request, _: None) -> list[Colleague]:
         rows = (
             await conn.execute(
                 select(st.c.id, st.c.display_name, st.c.role)
-                .where(st.c.active.is_(True), st.c.role.in_(DESK.roles))
+                .where(st.c.active.is_(True), st.c.role.in_(CONVERSATION_ROLES))
                 .order_by(st.c.display_name)
             )
         ).all()

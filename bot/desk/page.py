@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.desk.accounts import DESK, session_staff
+from bot.desk.accounts import CONVERSATION_ROLES, session_staff
 from bot.desk.feed import CLOSE_SECONDS, GOING_AWAY, HUB, Viewer
 from bot.desk.loops import stopping
 
@@ -28,8 +28,9 @@ async def socket(request: web.Request) -> web.StreamResponse:
     if origin is not None and origin.split("://", 1)[-1] != request.host:
         raise web.HTTPForbidden(text="cross-site websocket refused")
     found = await session_staff(request)
-    # A station account's token under the desk's cookie name opens no desk feed.
-    if found is None or found[0].role not in DESK.roles:
+    # A station account's token under the desk's cookie name opens no desk feed, nor does an
+    # operator's (the feed carries conversations).
+    if found is None or found[0].role not in CONVERSATION_ROLES:
         raise web.HTTPUnauthorized(text="log in first")
     ws = web.WebSocketResponse(heartbeat=20, timeout=CLOSE_SECONDS)
     await ws.prepare(request)

@@ -13,7 +13,7 @@ from bot.contracts.base import Body, Query
 from bot.desk.accounts import audit, current
 from bot.insight.alerts import Action, decide, list_alerts
 
-routes = Routes("insight", audience="supervisor")
+routes = Routes("insight", audience="reports")
 
 
 class Decision(BaseModel):
@@ -55,8 +55,10 @@ class AlertOut(BaseModel):
 
 def _supervisor(request: web.Request) -> int:
     staff = current(request)
-    if not staff.supervisor:
-        raise ApiError(403, "supervisors_only", "only supervisors see early-warning alerts")
+    if not staff.reads_reports:
+        raise ApiError(
+            403, "supervisors_only", "only supervisors and operators see early-warning alerts"
+        )
     return staff.id
 
 

@@ -38,7 +38,7 @@ async def _refreshing(app: web.Application) -> None:
     if await wait_unless_stopping(app, FIRST_WAIT_SECONDS):
         return
     while True:
-        since = await rollups.refresh(app[DB], app[CLOCK], since)
+        since = await rollups.refresh(app[DB], app[CLOCK], since, app[SETTINGS])
         if await wait_unless_stopping(app, rollups.REFRESH_SECONDS):
             return
 

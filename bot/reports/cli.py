@@ -5,24 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.clock import Clock
 from bot.db import Database
+from bot.settings import Settings
 
 
-async def insight_scan(db: Database, clock: Clock, _: argparse.Namespace) -> int:
+async def insight_scan(db: Database, settings: Settings, _: argparse.Namespace) -> int:
     from bot.insight.alerts import scan
 
-    print(f"{await scan(db, clock)} new alert(s)")
+    print(f"{await scan(db, settings.clock())} new alert(s)")
     return 0
 
 
-async def reports(db: Database, clock: Clock, args: argparse.Namespace) -> int:
+async def reports(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     from bot.reports import rollups
 
     if args.action == "rebuild":
-        print(f"{await rollups.rebuild(db, clock)} daily counter(s) rebuilt from raw data")
+        written = await rollups.rebuild(db, settings.clock(), settings)
+        print(f"{written} daily counter(s) rebuilt from raw data")
         return 0
-    wrong = await rollups.check(db, clock)
+    wrong = await rollups.check(db, settings.clock(), settings)
     for line in wrong[:50]:
         print(line)
     if wrong:

@@ -19,6 +19,23 @@ Work orders (from the backend's tables, counted on the day the order was created
 - *by status*: the order's status now; *top faults*: error code (``未分类`` without one);
 - *SLA*: ``closed_3d`` closed within 72 hours of creation, ``closed_late`` closed later,
   ``cancelled``, ``open`` (not closed yet). Shares of one day's orders: they add up to 100 %.
+
+The after-sales loop (``bot.reports.aftersales``; also counted on the order's creation day, so
+every figure of an order moves with it, and each order has at most one outcome per metric):
+
+- *CSAT*: an order is *surveyed* when its satisfaction survey was sent (notification ``csat``
+  sent) or it was rated. Its outcome is its rating ``1``..``5``, or ``no_answer``.
+  *Response rate* = rated ÷ surveyed; *CSAT* = ratings 4 or 5 ÷ rated. Both at most 100 %.
+- *回访*: an order with a 回访 (follow-up) counts once, by its latest round: ``solved`` (the
+  customer answered solved), ``satisfied`` (staff called: satisfied), ``recurred`` (the fault
+  came back: reopened), ``unreachable`` (staff could not reach the customer, not settled yet),
+  ``pending`` (asked, no answer), ``cancelled`` (the order was reopened before an answer).
+- *On-site SLA*: an on-site order counts once, under the city tier of its station, as ``met``
+  (the engineer set off by the promised time: the tier's hours after booking, or the end of
+  the slot the customer chose if later; ``bot.station.dispatch.response_sla``), ``missed``
+  (set off later), ``cancelled`` (cancelled before setting off) or ``open`` (not yet).
+  *On-time share* = met ÷ (met + missed): the orders whose promise is decided.
+- *Station load*: orders created for a station in the period ÷ (its daily capacity × days).
 """
 
 from __future__ import annotations
@@ -89,3 +106,35 @@ def sla_key(status: str, created_at: Any, closed_at: Any) -> str:
 def share(part: int, whole: int) -> float | None:
     """A rate as a fraction, None when nothing was counted (not 0 %: nothing to measure)."""
     return part / whole if whole else None
+
+
+CSAT_KEYS = ("5", "4", "3", "2", "1", "no_answer")
+SATISFIED_SCORES = ("4", "5")
+FOLLOWUP_KEYS = ("solved", "satisfied", "recurred", "unreachable", "pending", "cancelled")
+ONSITE_STATES = ("met", "missed", "open", "cancelled")
+TIERS = (1, 2, 3)
+
+
+def csat_key(rating: int | None, survey_sent: bool) -> str | None:
+    """The CSAT outcome of one order; None when it was never surveyed (not counted)."""
+    if rating is not None:
+        return str(rating)
+    return "no_answer" if survey_sent else None
+
+
+def followup_key(status: str, outcome: str | None) -> str:
+    """The outcome of an order's latest 回访 round (``bot.followups``)."""
+    if outcome in ("solved", "satisfied", "recurred", "unreachable"):
+        return outcome
+    return "cancelled" if status == "cancelled" else "pending"
+
+
+def onsite_state(status: str, responded: bool, on_time: bool) -> str:
+    """The on-site SLA outcome of one on-site order."""
+    if responded:
+        return "met" if on_time else "missed"
+    return "cancelled" if status == "cancelled" else "open"
+
+
+def onsite_key(tier: int, state: str) -> str:
+    return f"{tier}:{state}"

@@ -24,8 +24,10 @@ from sqlalchemy.sql import Select
 
 from bot import tables
 from bot.clock import Clock
-from bot.reports.charts import Filters
+from bot.reports.filters import Filters, where_dimensions
 from bot.reports.rollups import UNCLASSIFIED, window
+
+CityTiers = tuple[tuple[str, ...], tuple[str, ...]]
 
 HEADER = (
     "工单号",
@@ -48,9 +50,13 @@ class OrderFilters(Filters):
     status: str | None = Field(None, max_length=20)
     fault: str | None = Field(None, max_length=30)
     day: date | None = None
+    # The bars of the after-sales charts: a rating, on-site orders, a station's city tier.
+    rating: int | None = Field(None, ge=1, le=5)
+    kind: str | None = Field(None, max_length=10)
+    tier: int | None = Field(None, ge=1, le=3)
 
 
-def orders_query(clock: Clock, f: OrderFilters) -> Select:
+def orders_query(clock: Clock, f: OrderFilters, tiers: CityTiers = ((), ())) -> Select:
     w = tables.work_orders
     first, last = (f.day, f.day) if f.day else (f.start, f.end)
     start, end = window(clock, first, last)
@@ -71,10 +77,16 @@ def orders_query(clock: Clock, f: OrderFilters) -> Select:
         .where(w.c.created_at >= start, w.c.created_at < end)
         .order_by(w.c.created_at, w.c.id)
     )
-    if f.model:
-        stmt = stmt.where(w.c.model_code == f.model)
-    if f.station:
-        stmt = stmt.where(w.c.station_code == f.station)
+    stmt = where_dimensions(stmt, f, w.c.model_code, w.c.station_code, w.c.channel)
+    if f.rating is not None:
+        stmt = stmt.where(w.c.rating == f.rating)
+    if f.kind:
+        stmt = stmt.where(w.c.kind == f.kind)
+    if f.tier is not None:
+        # Tier 1 and 2 are listed cities (BOT_CITY_TIERS); tier 3 is every other city.
+        s = tables.stations
+        city = s.c.city.in_(tiers[f.tier - 1]) if f.tier < 3 else ~s.c.city.in_(sum(tiers, ()))
+        stmt = stmt.where(w.c.station_code.in_(select(s.c.code).where(city)))
     if f.status:
         stmt = stmt.where(w.c.status == f.status)
     if f.fault == UNCLASSIFIED:
@@ -107,9 +119,9 @@ def _safe(value: Any) -> Any:
 
 
 async def page(
-    conn: AsyncConnection, clock: Clock, f: OrderFilters, offset: int
+    conn: AsyncConnection, clock: Clock, f: OrderFilters, offset: int, tiers: CityTiers = ((), ())
 ) -> list[dict[str, Any]]:
-    rows = await conn.execute(orders_query(clock, f).offset(offset).limit(PAGE))
+    rows = await conn.execute(orders_query(clock, f, tiers).offset(offset).limit(PAGE))
     return [
         dict(
             zip(
@@ -134,19 +146,23 @@ async def page(
     ]
 
 
-async def _rows(conn: AsyncConnection, clock: Clock, f: OrderFilters) -> AsyncIterator[list[Any]]:
-    result = await conn.stream(orders_query(clock, f).execution_options(yield_per=BATCH))
+async def _rows(
+    conn: AsyncConnection, clock: Clock, f: OrderFilters, tiers: CityTiers
+) -> AsyncIterator[list[Any]]:
+    result = await conn.stream(orders_query(clock, f, tiers).execution_options(yield_per=BATCH))
     async for row in result:
         yield [_safe(c) for c in _cells(row, clock)]
 
 
-async def csv_chunks(conn: AsyncConnection, clock: Clock, f: OrderFilters) -> AsyncIterator[bytes]:
+async def csv_chunks(
+    conn: AsyncConnection, clock: Clock, f: OrderFilters, tiers: CityTiers = ((), ())
+) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(HEADER)
     n = 0
-    async for cells in _rows(conn, clock, f):
+    async for cells in _rows(conn, clock, f, tiers):
         writer.writerow(cells)
         n += 1
         if n % BATCH == 0:
@@ -157,7 +173,7 @@ async def csv_chunks(conn: AsyncConnection, clock: Clock, f: OrderFilters) -> As
 
 
 async def xlsx_file(
-    conn: AsyncConnection, clock: Clock, f: OrderFilters
+    conn: AsyncConnection, clock: Clock, f: OrderFilters, tiers: CityTiers = ((), ())
 ) -> tempfile._TemporaryFileWrapper[bytes]:
     """The workbook in a temporary file (deleted when closed), positioned at its start."""
     from openpyxl import Workbook  # type: ignore[import-untyped]  # only for an XLSX
@@ -165,7 +181,7 @@ async def xlsx_file(
     book = Workbook(write_only=True)
     sheet = book.create_sheet("工单")
     sheet.append(list(HEADER))
-    async for cells in _rows(conn, clock, f):
+    async for cells in _rows(conn, clock, f, tiers):
         sheet.append(cells)
     out = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 (the caller closes it)
     book.save(out)

@@ -8,13 +8,15 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Extra, Field
+from sqlalchemy import select
 
-from bot.api import CLOCK, DB, ApiError, Routes
+from bot import tables
+from bot.api import CLOCK, DB, SETTINGS, ApiError, Routes
 from bot.desk.accounts import current
 from bot.reports.charts import CHARTS, Filters
-from bot.reports.exports import OrderFilters, csv_chunks, page, xlsx_file
+from bot.reports.exports import CityTiers, OrderFilters, csv_chunks, page, xlsx_file
 
-routes = Routes("reports", audience="supervisor")
+routes = Routes("reports", audience="reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -50,8 +52,12 @@ PAGE_FILE = Path(__file__).resolve().parent.parent / "static" / "desk" / "report
 
 
 def _supervisor(request: web.Request) -> None:
-    if not current(request).supervisor:
-        raise ApiError(403, "supervisors_only", "only supervisors read the reports")
+    if not current(request).reads_reports:
+        raise ApiError(403, "supervisors_only", "only supervisors and operators read the reports")
+
+
+def _tiers(request: web.Request) -> CityTiers:
+    return request.config_dict[SETTINGS].city_tiers
 
 
 DEFAULT_DAYS = 30
@@ -67,6 +73,45 @@ async def default_period(request: web.Request, _: None) -> dict[str, str]:
     _supervisor(request)
     today = request.config_dict[CLOCK].today()
     return {"from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), "to": today.isoformat()}
+
+
+class Option(BaseModel):
+    code: str
+    name: str
+
+
+class Options(BaseModel):
+    categories: list[Option]
+    regions: list[str]
+    channels: list[Option]
+
+
+CHANNELS = (("webchat", "网页"), ("telegram", "Telegram"), ("rest", "接口"), ("sms", "短信"))
+
+
+@routes.get(
+    "/desk/api/reports/options",
+    summary="What the filters offer: product categories, regions (station cities), channels",
+    response=Options,
+    errors=(401, 403),
+)
+async def options(request: web.Request, _: None) -> dict[str, Any]:
+    _supervisor(request)
+    c, s = tables.categories, tables.stations
+    async with request.config_dict[DB].read() as conn:
+        categories = list(await conn.execute(select(c.c.code, c.c.name).order_by(c.c.code)))
+        cities = list(
+            (
+                await conn.execute(
+                    select(s.c.city).where(s.c.kind != "dealer").distinct().order_by(s.c.city)
+                )
+            ).scalars()
+        )
+    return {
+        "categories": [{"code": code, "name": name} for code, name in categories],
+        "regions": cities,
+        "channels": [{"code": code, "name": name} for code, name in CHANNELS],
+    }
 
 
 class ChartFilters(Filters):
@@ -103,7 +148,7 @@ class OrderPage(OrderFilters):
 async def list_orders(request: web.Request, query: OrderPage) -> list[dict[str, Any]]:
     _supervisor(request)
     async with request.config_dict[DB].read() as conn:
-        return await page(conn, request.config_dict[CLOCK], query, query.offset)
+        return await page(conn, request.config_dict[CLOCK], query, query.offset, _tiers(request))
 
 
 def _filename(f: OrderFilters, ext: str) -> str:
@@ -127,7 +172,7 @@ async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamRes
     )
     await response.prepare(request)
     async with request.config_dict[DB].read() as conn:
-        async for chunk in csv_chunks(conn, request.config_dict[CLOCK], query):
+        async for chunk in csv_chunks(conn, request.config_dict[CLOCK], query, _tiers(request)):
             await response.write(chunk)
     await response.write_eof()
     return response
@@ -143,7 +188,7 @@ async def export_csv(request: web.Request, query: OrderFilters) -> web.StreamRes
 async def export_xlsx(request: web.Request, query: OrderFilters) -> web.StreamResponse:
     _supervisor(request)
     async with request.config_dict[DB].read() as conn:
-        spooled = await xlsx_file(conn, request.config_dict[CLOCK], query)
+        spooled = await xlsx_file(conn, request.config_dict[CLOCK], query, _tiers(request))
     response = web.StreamResponse(
         headers={
             "Content-Type": XLSX,

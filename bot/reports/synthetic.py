@@ -25,6 +25,13 @@ REASONS = ("requested", "fallback", "complaint")
 CHANNELS = ("webchat", "telegram", "rest")
 BATCH = 5000
 MAX_ORDERS_PER_DAY = 4999
+ON_SITE_SHARE = 0.3
+RATED_SHARE = 0.6
+SCORES = (5, 4, 3, 2, 1)
+SCORE_WEIGHTS = (0.55, 0.25, 0.1, 0.05, 0.05)
+# "" is a 回访 asked and not answered yet.
+FOLLOWUP_OUTCOMES = ("solved", "satisfied", "recurred", "unreachable", "")
+FOLLOWUP_WEIGHTS = (0.6, 0.15, 0.05, 0.1, 0.1)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ async def generate(db: Database, clock: Clock, plan: Plan, last: date | None = N
     made = 0
     orders: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    loop: dict[str, list[dict[str, Any]]] = {"notifications": [], "followups": []}
     for offset in range(plan.days):
         day = first + timedelta(days=offset)
         rate = weights * plan.orders_per_day
@@ -96,10 +104,11 @@ async def generate(db: Database, clock: Clock, plan: Plan, last: date | None = N
                 status = STATUSES[int(rng.integers(len(STATUSES)))]
                 # Numbers from 5000 on leave the day's real (demo) orders theirs.
                 order_id = f"WO{day:%Y%m%d}-{5000 + seq:04d}"
+                kind = "on_site" if rng.random() < ON_SITE_SHARE else "drop_off"
                 orders.append(
                     {
                         "id": order_id,
-                        "kind": "drop_off",
+                        "kind": kind,
                         "status": status,
                         "model_code": model,
                         "fault": "模拟故障",
@@ -113,20 +122,24 @@ async def generate(db: Database, clock: Clock, plan: Plan, last: date | None = N
                         "updated_at": at,
                     }
                 )
+                if kind == "on_site" and status not in ("scheduled", "cancelled"):
+                    orders[-1]["responded_at"] = at + timedelta(hours=float(rng.exponential(20.0)))
                 if status == "closed":
                     hours = float(rng.exponential(60.0))
+                    closed = at + timedelta(hours=hours)
                     events.append(
                         {
                             "work_order_id": order_id,
-                            "at": at + timedelta(hours=hours),
+                            "at": closed,
                             "status": "closed",
                             "note": "",
                             "actor": "synthetic",
                         }
                     )
+                    _after_sales(orders[-1], closed, rng, loop)
         if len(orders) >= BATCH:
-            await _flush(db, orders, events)
-    await _flush(db, orders, events)
+            await _flush(db, orders, events, loop)
+    await _flush(db, orders, events, loop)
     await _conversations(db, clock, plan, first, rng)
     return made
 
@@ -137,14 +150,70 @@ def _moment(clock: Clock, day: date, rng: np.random.Generator) -> datetime:
     return Clock.to_db(local)
 
 
-async def _flush(db: Database, orders: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+async def _flush(
+    db: Database,
+    orders: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    loop: dict[str, list[dict[str, Any]]],
+) -> None:
     if orders:
+        # Every row of one insert names the same columns (responded_at, rating: None).
+        for order in orders:
+            order.setdefault("responded_at", None)
+            order.setdefault("rating", None)
         async with db.write() as conn:
             await conn.execute(tables.work_orders.insert(), orders)
             if events:
                 await conn.execute(tables.work_order_events.insert(), events)
+            for name, rows in loop.items():
+                if rows:
+                    await conn.execute(getattr(tables, name).insert(), rows)
     orders.clear()
     events.clear()
+    for rows in loop.values():
+        rows.clear()
+
+
+def _after_sales(
+    order: dict[str, Any],
+    closed: datetime,
+    rng: np.random.Generator,
+    loop: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The survey of a closed order (sent; rated by most customers) and its 回访."""
+    sent = closed + timedelta(hours=2)
+    loop["notifications"].append(
+        {
+            "work_order_id": order["id"],
+            "event": "csat",
+            "round": 1,
+            "response": "utter_csat_invite",
+            "facts": {},
+            "urgent": False,
+            "status": "sent",
+            "due_at": sent,
+            "attempts": 1,
+            "channel": order["channel"],
+            "created_at": closed,
+            "sent_at": sent,
+        }
+    )
+    if rng.random() < RATED_SHARE:
+        order["rating"] = int(rng.choice(SCORES, p=SCORE_WEIGHTS))
+    outcome = str(rng.choice(FOLLOWUP_OUTCOMES, p=FOLLOWUP_WEIGHTS))
+    loop["followups"].append(
+        {
+            "work_order_id": order["id"],
+            "round": 1,
+            "status": "scheduled" if outcome in ("", "unreachable") else "answered",
+            "outcome": outcome or None,
+            "note": "",
+            "attempts": 1,
+            "asked_at": sent,
+            "created_at": closed,
+            "updated_at": sent,
+        }
+    )
 
 
 async def _conversations(

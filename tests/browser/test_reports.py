@@ -1,7 +1,9 @@
 """The reports page and the desk's alert badge in Chromium, against the backend alone on a
 database with a synthetic history: the charts render, a filter narrows them, a bar opens the
-orders behind it, the exports download and open (the XLSX with openpyxl). Screenshots:
-var/screenshots/reports.png and var/screenshots/desk-alerts.png.
+orders behind it, the exports download and open (the XLSX with openpyxl); the after-sales
+charts (CSAT, 回访, on-site SLA, station load) with a region filter and a drill-down by rating;
+an operator's login lands on the reports. Screenshots: var/screenshots/reports.png,
+reports-beijing.png, reports-operator.png and desk-alerts.png.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ from tests.support.stack import ROOT
 PASSWORD = "a-long-supervisor-password"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 SECONDS = 20_000
+CHARTS = (
+    "conversations",
+    "handoffs",
+    "orders",
+    "faults",
+    "sla",
+    "csat",
+    "followups",
+    "onsite",
+    "load",
+    "alerts",
+)
 ALERT = (
     "【故障预警】XB14 · E777 · 全国：自 2026-11-10 起 11 天报修 40 起，"
     "按基线应约 12.0 起（3.3 倍），纯属偶然的可能不到万亿分之一。"
@@ -76,14 +90,15 @@ def backend(database_url: str, tmp_path: Path) -> Iterator[BackendProcess]:
         pool.submit(asyncio.run, _history(database_url)).result()
     env = backend_env(database_url, tmp_path)
     desk_user(env, "boss", "王芳", PASSWORD, role="supervisor")
+    desk_user(env, "ops", "赵静", PASSWORD, role="operator")
     started = start_backend(env, tmp_path / "backend.log")
     yield started
     started.kill()
 
 
-def _log_in(page: Page, url: str) -> None:
+def _log_in(page: Page, url: str, username: str = "boss") -> None:
     page.goto(f"{url}/desk/")
-    page.fill("input[name=username]", "boss")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-form button")
 
@@ -106,6 +121,23 @@ def _axis(page: Page, chart: str) -> list[str]:
     )
 
 
+def _click_bar(page: Page, chart: str, index: int) -> None:
+    """Click a bar halfway up (its foot is a pixel or two from the axis line, which takes the
+    click); ECharts finds the bar under the pointer on its own mousemove first."""
+    page.locator(f"#chart-{chart}").scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """([id, i]) => { const c = echarts.getInstanceByDom(document.getElementById(id));
+          const count = c.getOption().series[0].data[i];
+          const p = c.convertToPixel({seriesIndex: 0}, [i, count / 2]);
+          const r = document.getElementById(id).getBoundingClientRect();
+          return [r.left + p[0], r.top + p[1]]; }""",
+        [f"chart-{chart}", index],
+    )
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+
+
 def test_reports_page_charts_filter_drill_down_and_exports(
     browser: Browser, backend: BackendProcess
 ) -> None:
@@ -121,12 +153,35 @@ def test_reports_page_charts_filter_drill_down_and_exports(
 
     page.goto(f"{backend.url}/desk/reports.html")
     stamp = _loaded(page)
-    for chart in ("conversations", "handoffs", "orders", "stations", "faults", "sla", "alerts"):
+    for chart in CHARTS:
         expect(page.locator(f"#chart-{chart} canvas").first).to_be_visible()
     expect(page.locator("#rates")).to_contain_text("自助解决")
+    expect(page.locator("#csat-rate")).to_contain_text("回复率")
+    expect(page.locator("#onsite-rate")).to_contain_text("1 级")
     faults = _axis(page, "faults")
     assert len(faults) == 15
+    assert len({code[:2] for code in _axis(page, "load")}) > 1
     page.screenshot(path=str(SCREENSHOTS / "reports.png"), full_page=True)
+
+    # The region filter: the station load shows 北京's stations only, and the CSAT's tallest
+    # score bar opens the rated orders of 北京.
+    page.select_option("select[name=region]", "北京")
+    page.click("#filters button[type=submit]")
+    stamp = _loaded(page, stamp)
+    assert {code[:2] for code in _axis(page, "load")} == {"BJ"}
+    scores = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('chart-csat')).getOption().series[0].data"
+    )[:5]
+    best = scores.index(max(scores))
+    assert scores[best] > 0
+    _click_bar(page, "csat", best)
+    expect(page.locator("#drill-title")).to_contain_text(f"评分：{best + 1} 分")
+    assert _axis(page, "csat")[best] == f"{best + 1} 分"
+    rows = page.locator("#drill-rows tr")
+    assert rows.count() > 0
+    assert all("\tBJ" in rows.nth(i).inner_text() for i in range(rows.count()))
+    page.screenshot(path=str(SCREENSHOTS / "reports-beijing.png"), full_page=True)
+    page.select_option("select[name=region]", "")
 
     # A filter: one model; the Pareto shows that model only.
     model = faults[0].split("·")[0]
@@ -135,20 +190,8 @@ def test_reports_page_charts_filter_drill_down_and_exports(
     stamp = _loaded(page, stamp)
     assert {label.split("·")[0] for label in _axis(page, "faults")} == {model}
 
-    # Drill-down: the first bar of the Pareto opens its orders (clicked halfway up: its foot
-    # is a pixel or two from the axis line, which takes the click).
-    page.locator("#chart-faults").scroll_into_view_if_needed()
-    x, y = page.evaluate(
-        """() => { const c = echarts.getInstanceByDom(document.getElementById('chart-faults'));
-          const count = c.getOption().series[0].data[0];
-          const p = c.convertToPixel({seriesIndex: 0}, [0, count / 2]);
-          const r = document.getElementById('chart-faults').getBoundingClientRect();
-          return [r.left + p[0], r.top + p[1]]; }"""
-    )
-    # ECharts finds the bar under the pointer on its own mousemove first.
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    page.mouse.click(x, y)
+    # Drill-down: the first bar of the Pareto opens its orders.
+    _click_bar(page, "faults", 0)
     expect(page.locator("#drill")).to_be_visible()
     expect(page.locator("#drill-title")).to_contain_text(
         faults[0].replace("·", " · ").split(" · ")[0]
@@ -171,4 +214,17 @@ def test_reports_page_charts_filter_drill_down_and_exports(
     lines = list(sheet.iter_rows(values_only=True))
     assert lines[0][0] == "工单号" and len(lines) == len(table)
     assert date.fromisoformat(str(lines[1][1])[:10]) <= fixed_clock().today()
+    context.close()
+
+
+def test_an_operator_lands_on_the_reports(browser: Browser, backend: BackendProcess) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    _log_in(page, backend.url, "ops")
+    page.wait_for_url("**/desk/reports.html", timeout=SECONDS)
+    _loaded(page)
+    expect(page.locator("#me")).to_have_text("赵静")
+    expect(page.locator("#chart-csat canvas").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "reports-operator.png"), full_page=True)
     context.close()

@@ -328,6 +328,8 @@ async function checkStatus() {
 }
 
 async function start() {
+  // An operator's account sees the reports and alerts only: no conversation is theirs to read.
+  if (me.role === "operator") { location.href = "/desk/reports.html"; return; }
   $("#login").hidden = true;
   $("#desk").hidden = false;
   $("#me").textContent = `${me.display_name}（${ROLE_NAMES[me.role] || "客服"}）`;
