@@ -68,7 +68,7 @@ async function startAssign() {
   assignState.teams = await api("GET", "/desk/api/teams").catch(() => []);
   addTeamTargets();
   if (me.role === "agent") api("GET", "/desk/api/duty").then(showDuty).catch(() => {});
-  if (me.role === "supervisor") teamPanel();
+  if (isBoss()) teamPanel();
 }
 
 document.addEventListener("desk:lists", () => {

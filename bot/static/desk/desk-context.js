@@ -130,7 +130,7 @@ async function loadContext(item) {
   contextPanel();
   contextFor = item.id;
   // A waiting customer is for whoever claims them (the rule of the reveal).
-  if (item.status === "waiting" && me.role !== "supervisor") {
+  if (item.status === "waiting" && !isBoss()) {
     $("#context-body").replaceChildren(el("p", { class: "muted" }, "接入会话后显示客户资料"));
     return;
   }

@@ -116,7 +116,7 @@ document.addEventListener("desk:selected", (event) => {
   const item = event.detail;
   // Who may: a supervisor, or the agent who held it last (the server checks again).
   reopenBox().hidden = !(item && item.status === "closed"
-    && (me.role === "supervisor" || item.holder_id === me.id));
+    && (isBoss() || item.holder_id === me.id));
 });
 
 // --- the header button and the shortcut ------------------------------------------------------
