@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import BackendAction, BackendFormValidation, client, clock, label, text
 from actions.conversation import history, latest_text
 from actions.dates import parse_when
+from actions.days import day_text
 from actions.workorders.lookup import OrderLookup
 from actions.workorders.proof import OWN, PASSED, PROOF, ProofValidation, may_see
 from actions.workorders.slots import choose_slot, slot_text, split_slot
@@ -95,8 +96,7 @@ class ValidateRescheduleForm(OrderLookup, ProofValidation, BackendFormValidation
                 day = wanted.days[0]
                 dispatcher.utter_message(
                     response="utter_reschedule_time_noted",
-                    day=label(domain, "day", month=day.month, day=day.day)
-                    + label(domain, f"weekday_{day.weekday()}"),
+                    day=day_text(domain, day),
                     half=label(domain, f"half_{wanted.half}") if wanted.half else "",
                 )
             return {"booking_slot": None}
