@@ -13,10 +13,10 @@ from rasa_sdk.types import DomainDict
 from actions.cards import station_card as card_of
 from actions.common import BackendAction, BackendFormValidation, client, joined, label
 from actions.conversation import entity, last_intent_among, latest_text
+from bot.contracts.spelling import find_city, resolve_city
 from bot.contracts.stations import Station
 from bot.contracts.text import normalize_city
 from bot.normalize import normalize_text
-from bot.spelling import find_city, resolve_city
 
 MAX_CARDS = 3
 # Beyond this the "nearest" station is in another city: say so instead of calling it nearby.

@@ -292,11 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("desk-user", help="create a support desk account (password on stdin)")
     user.add_argument("username")
     user.add_argument("--name", help="name shown to customers, e.g. 张敏")
-    user.add_argument(
-        "--role",
-        choices=["agent", "supervisor", "manager", "station", "operator"],
-        default="agent",
-    )
+    roles = ["agent", "supervisor", "manager", "station", "operator"]
+    user.add_argument("--role", choices=roles, default="agent")
     user.add_argument(
         "--station", help="the station code of a station account (--role station), e.g. BJ01"
     )

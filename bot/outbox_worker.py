@@ -41,15 +41,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.desk.loops import start_loop, stop_all, stopping, wait_unless_stopping
 from bot.desk.rasa import RASA
-from bot.notices import (
-    Delivery,
-    LoggingSms,
-    RasaSender,
-    Responses,
-    Senders,
-    SendFailed,
-    SmsChannel,
-)
+from bot.notices import Delivery, LoggingSms, RasaSender, Responses, Senders, SendFailed, SmsChannel
 from bot.outbox import (
     RESPONSES,
     backoff,

@@ -1,4 +1,9 @@
-"""Settings of the service backend, read from the environment only."""
+"""Settings of the service backend, read from the environment only.
+
+Over 350 lines on purpose: every setting of the backend, its default and how it is read, in
+one place that README's settings table follows; the groups (outbox, complaints, routing) are
+dataclasses of their own here so that one file answers "what can I set?".
+"""
 
 from __future__ import annotations
 

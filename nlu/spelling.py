@@ -1,11 +1,11 @@
 """A pipeline step after the normalizer: homophones and typos of key words (深证 → 深圳).
 
 Customers type by pinyin and hit a character of the same sound: 保休, 维秀, 防为码, 深证. A word
-list of every typo would never end, so `bot.spelling.Corrector` compares sounds instead. The
-words corrected to are the config's `words`: the trade's key words and the cities with service
-stations. Not the whole city lookup table: hundreds of two-character names sound like everyday
-words (一星 → 宜兴, 服务中心 → 服吴忠心), measured on the training data and the NLU tests. A
-window that is a common word of jieba's dictionary (伤害 is no typo of 上海) or one of `keep`
+list of every typo would never end, so `bot.contracts.spelling.Corrector` compares sounds
+instead. The words corrected to are the config's `words`: the trade's key words and the cities
+with service stations. Not the whole city lookup table: hundreds of two-character names sound
+like everyday words (一星 → 宜兴, 服务中心 → 服吴忠心), measured on the training data and the
+NLU tests. A window that is a common word of jieba's dictionary (伤害 is no typo of 上海) or one of `keep`
 (报修 is a word of its own) is left alone. The rewrite keeps the text's length, so entity
 offsets stay valid.
 """
@@ -24,7 +24,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.spelling import Corrector
+from bot.contracts.spelling import Corrector
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)

@@ -31,8 +31,8 @@ from actions.workorders.status import contact_line
 from bot.client import Conflict
 from bot.contracts.errors import SLOT_FULL
 from bot.contracts.rules import SLOT_ENDS
+from bot.contracts.spelling import resolve_city
 from bot.contracts.stations import Station
-from bot.spelling import resolve_city
 
 # What the customer is told when the fault cannot be stored, by `fault_problem`'s reason.
 FAULT_REFUSALS = {"empty": "utter_fault_empty", "question": "utter_fault_question"}

@@ -1,8 +1,7 @@
 """Assignment, teams, transfer with a note, response timers (on a clock the test moves) and the
 desk's work-order tools, in-process on a fresh database against a fake Rasa."""
 
-# The desk's logged-in staff are tests/backend/test_desk.py's fixture, imported by name.
-# ruff: noqa: F811
+# The desk's logged-in staff are tests/support/desk_staff.py's fixture (tests/backend/conftest.py).
 
 from __future__ import annotations
 
@@ -26,8 +25,8 @@ from bot.desk.accounts import Staff
 from bot.desk.broker import record_event
 from bot.desk.sla import Facts, timer
 from bot.settings import RoutingSettings, Settings
-from tests.backend.test_desk import Staffer, hand_off, staff  # noqa: F401 (a fixture)
 from tests.support.database import API_HEADERS, NOW
+from tests.support.desk_staff import Staffer
 from tests.support.fake_rasa import FakeRasa
 
 ROUTING = RoutingSettings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jieba
 import pytest
 
-from bot.spelling import Corrector, find_city, resolve_city
+from bot.contracts.spelling import Corrector, find_city, resolve_city
 
 WORDS = ["保修", "维修", "防伪码", "序列号", "上海", "深圳", "重庆", "北京"]
 
