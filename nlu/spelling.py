@@ -1,13 +1,13 @@
 """A pipeline step after the normalizer: homophones and typos of key words (深证 → 深圳).
 
 Customers type by pinyin and hit a character of the same sound: 保休, 维秀, 防为码, 深证. A word
-list of every typo would never end, so `bot.contracts.spelling.Corrector` compares sounds
-instead. The words corrected to are the config's `words`: the trade's key words and the cities
-with service stations. Not the whole city lookup table: hundreds of two-character names sound
-like everyday words (一星 → 宜兴, 服务中心 → 服吴忠心), measured on the training data and the
-NLU tests. A window that is a common word of jieba's dictionary (伤害 is no typo of 上海) or one of `keep`
-(报修 is a word of its own) is left alone. The rewrite keeps the text's length, so entity
-offsets stay valid.
+list of every typo would never end, so `bot.contracts.spelling.Corrector` compares
+sounds instead. The words corrected to are the config's `words`: the trade's key words
+and the cities with service stations. Not the whole city lookup table: hundreds of two-
+character names sound like everyday words (一星 → 宜兴, 服务中心 → 服吴忠心), measured on the
+training data and the NLU tests. A window that is a common word of jieba's dictionary
+(伤害 is no typo of 上海) or one of `keep` (报修 is a word of its own) is left alone. The
+rewrite keeps the text's length, so entity offsets stay valid.
 """
 
 from __future__ import annotations
