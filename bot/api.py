@@ -330,11 +330,13 @@ def _schema_ref(annotation: Any) -> dict[str, Any]:
 
 
 def _content(response: Any) -> dict[str, Any]:
-    """A JSON model, or a file's media type (a download such as ``text/csv``)."""
+    """A JSON model, or a file's media types (a download such as ``text/csv``, or a tuple of
+    the types a stored file may have)."""
     if response is None:
         return {}
-    if isinstance(response, str):
-        return {response: {"schema": {"type": "string", "format": "binary"}}}
+    if isinstance(response, str | tuple):
+        types = (response,) if isinstance(response, str) else response
+        return {t: {"schema": {"type": "string", "format": "binary"}} for t in types}
     return {"application/json": {"schema": _schema_ref(response)}}
 
 
@@ -342,7 +344,7 @@ def openapi_document(routes: Sequence[Routes], *, title: str, version: str) -> d
     operations = [op for r in routes for op in r.operations]
     models: dict[str, type[BaseModel]] = {}
     for op in operations:
-        shape = None if isinstance(op.response, str) else op.response
+        shape = None if isinstance(op.response, str | tuple) else op.response
         for m in _models_in(shape) + _models_in(op.body):
             models[m.__name__] = m
     components = pydantic_schema(list(models.values()), ref_prefix="#/components/schemas/")

@@ -4,18 +4,17 @@
 (a day, a time, a city, a serial) that the classifier takes them for `inform`, the answer to a
 question nobody asked, and the customer got "没太理解". Words that ask for a repair (送修, 上门,
 派个师傅, 拿过去修, 想预约维修) turn such a guess into `book_repair`: the booking form starts, or
-goes on, and takes the facts from the same message. Only `inform`, `book_repair` itself (too
-unsure to pass the fallback) or a guess with `book_repair` next to it is replaced: a question
-about repairs ("保修期内维修收费吗") keeps its own intent.
+goes on, and takes the facts from the same message. Only `inform` and `book_repair` itself
+(too unsure to pass the fallback) are replaced: a question about repairs ("保修期内维修收费吗")
+or a change of a booking ("我想改一下预约时间") keeps its own intent, and so does a message
+about an existing booking that the classifier took for facts ("预约的时间改到下周一").
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from nlu.forcing import ForcedIntent
 
@@ -27,6 +26,20 @@ ASKS_FOR_A_REPAIR = re.compile(
 # "不用上门了", "上门不用来了", "取消预约": the words, but not wanted.
 NOT_BEFORE = re.compile(r"(?:不用|不要|不需要|别|別|取消)(?:再)?$")
 NOT_AFTER = re.compile(r"^.{0,2}(?:不用|不要|不需要|取消|别|別|就?算了)")
+
+
+# What else a message must say, beyond the words that ask, to be more than the answer to the
+# booking form's own question ("送修" when asked 上门还是送修 is the answer, not a new ask).
+FACT_CHARS = 4
+
+
+# A booking that exists already: changed, cancelled, looked up.
+EXISTING = re.compile(r"改|换|換|挪|推迟|推遲|提前|取消|进度|進度|状态|狀態|查")
+
+
+def carries_facts(text: str) -> bool:
+    rest = ASKS_FOR_A_REPAIR.sub("", text)
+    return len(re.findall(r"[\w]", rest)) >= FACT_CHARS
 
 
 def asks_for_a_repair(text: str) -> bool:
@@ -42,13 +55,9 @@ class BookingAsk(ForcedIntent):
     # Bare facts, or the classifier's own guess (made sure: the fallback would ask again).
     replaces = frozenset({"inform", "book_repair"})
 
-    def may_replace(self, guess: str | None, ranking: list[dict[str, Any]]) -> bool:
-        runner_up = ranking[1].get(INTENT_NAME_KEY) if len(ranking) > 1 else None
-        return super().may_replace(guess, ranking) or runner_up == self.intent
-
     @staticmethod
     def matches(text: str) -> bool:
-        return asks_for_a_repair(text)
+        return asks_for_a_repair(text) and carries_facts(text) and not EXISTING.search(text)
 
     @staticmethod
     def gives_way(text: str) -> bool:

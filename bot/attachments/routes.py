@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot import handoffs, tables
 from bot.api import CLOCK, DB, SETTINGS, ApiError, Reply, Routes, path_param
 from bot.attachments import records
+from bot.attachments.files import ALLOWED_TYPES
 from bot.attachments.records import Attachment, Listed
 from bot.contracts.base import Query
 from bot.contracts.chat_tokens import (
@@ -88,6 +89,7 @@ async def send_chat_attachment(request: web.Request, query: NameQuery) -> Reply:
 @chat_routes.get(
     "/api/chat/attachments/{attachment}",
     summary="A photo or file of your own chat (the chat token)",
+    response=ALLOWED_TYPES,
     errors=(400, 401, 403, 404, 503),
 )
 async def open_chat_attachment(request: web.Request, _: None) -> web.StreamResponse:
@@ -106,6 +108,7 @@ async def open_chat_attachment(request: web.Request, _: None) -> web.StreamRespo
 @desk_routes.get(
     "/desk/api/attachments/{attachment}",
     summary="A photo or file of a conversation you may see",
+    response=ALLOWED_TYPES,
     errors=(400, 401, 403, 404),
 )
 async def open_desk_attachment(request: web.Request, _: None) -> web.StreamResponse:
@@ -202,6 +205,7 @@ async def keep_channel_attachment(request: web.Request, query: ChannelFileQuery)
 @internal_routes.get(
     "/api/attachments/{attachment}",
     summary="A photo or file, for a channel to deliver it (an agent's photo to Telegram)",
+    response=ALLOWED_TYPES,
     errors=(400, 401, 404),
 )
 async def open_channel_attachment(request: web.Request, _: None) -> web.StreamResponse:

@@ -89,6 +89,7 @@ async def _credentials(backend: TestClient) -> dict[str, dict[str, str]]:
         "staff": API_HEADERS,
         "desk": desk,
         "supervisor": desk,
+        "reports": desk,
     }
 
 

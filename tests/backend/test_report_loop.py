@@ -66,7 +66,8 @@ async def book(client: TestClient, n: int, **changes: Any) -> str:
         "station_code": "BJ01",
         "slot_date": SATURDAY,
         "slot_start": "09:00",
-        "phone": "13800138000",
+        # A customer of their own each: a customer is surveyed once a week at most.
+        "phone": f"138001380{n:02d}",
         "channel": "webchat",
         "conversation_id": f"conv-loop-{n}",
     } | changes

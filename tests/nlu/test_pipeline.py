@@ -16,7 +16,7 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 
-from nlu.bookings import asks_for_a_repair
+from nlu.bookings import asks_for_a_repair, carries_facts
 from tests.support.stack import ROOT
 
 HELD_OUT = ROOT / "tests" / "nlu" / "test_nlu.yml"
@@ -133,3 +133,11 @@ def test_a_repair_asked_for_among_facts_is_book_repair(parse: Any, text: str) ->
 )
 def test_the_words_that_ask_for_a_repair(text: str, wanted: bool) -> None:
     assert asks_for_a_repair(text) is wanted
+
+
+@pytest.mark.parametrize(
+    ("text", "facts"),
+    [("送修", False), ("上门维修吧", False), ("想送修 下周一上午", True), ("上门 北京海淀", True)],
+)
+def test_an_ask_alone_is_the_answer_to_the_forms_question(text: str, facts: bool) -> None:
+    assert carries_facts(text) is facts
