@@ -8,24 +8,25 @@ only in the process's memory (the customer is answered, the conversation never l
 
 This store checks a pooled connection before using it (`pool_pre_ping`), and while the
 database does not answer it waits and tries again for up to `RETRY_SECONDS`, so a restart of
-a few seconds delays those turns instead of breaking them. Trying a write again is safe: Rasa
-stores only the events after those already in the table (`_additional_events`), and the
-events go to the event broker once, before the first try, as Rasa does.
+a few seconds delays those turns instead of breaking them. Trying a write again is safe: only
+the events after those already in the table are stored (`rasa_ext.trackers`), and the events
+go to the event broker once, before the table, as Rasa does.
 endpoints.scale.yml names it: `type: connectors.stores.SteadySQLTrackerStore`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.core.tracker_store import create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import InterfaceError, OperationalError
+
+from rasa_ext.trackers import LeanSQLTrackerStore, Saving
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,11 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 8.0
 PAUSE_SECONDS = 0.5
 T = TypeVar("T")
-# Set while a save writes to the table: its events have gone to the broker already.
-_STREAMED = contextvars.ContextVar("tracker_events_streamed", default=False)
 
 
-class SteadySQLTrackerStore(SQLTrackerStore):
-    """`SQLTrackerStore` with checked connections and patience while its database restarts."""
+class SteadySQLTrackerStore(LeanSQLTrackerStore):
+    """Rasa's SQL tracker store, saving lean (`rasa_ext.trackers`), with checked connections
+    and patience while its database restarts."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,23 +64,19 @@ class SteadySQLTrackerStore(SQLTrackerStore):
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
         async def attempt() -> DialogueStateTracker | None:
-            tracker: DialogueStateTracker | None = await SQLTrackerStore._retrieve(
+            tracker: DialogueStateTracker | None = await LeanSQLTrackerStore._retrieve(
                 self, sender_id, fetch_events_from_all_sessions
             )
             return tracker
 
         return await self._patiently("reading a conversation", attempt)
 
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        if not _STREAMED.get():
-            await super().stream_events(tracker)
-
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
-        token = _STREAMED.set(True)
-        try:
-            await self._patiently(
-                "saving a conversation", lambda: SQLTrackerStore.save(self, tracker)
-            )
-        finally:
-            _STREAMED.reset(token)
+        # One `Saving` over the attempts: a write retried after a restart of the database
+        # does not publish the turn's events a second time.
+        saving = Saving()
+
+        async def attempt() -> None:
+            self._write(tracker, saving)
+
+        await self._patiently("saving a conversation", attempt)

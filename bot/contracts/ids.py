@@ -65,6 +65,11 @@ def normalize_daily_id(raw: str, prefix: str) -> str | None:
 
 
 def normalize_work_order_id(raw: str) -> str | None:
+    """A work order's id; its date and number alone ("20261120-0028", as a customer copies
+    them from an SMS) name one too."""
+    bare = re.fullmatch(r"\s*(20\d{6})\s*-\s*(\d{4})\s*", _ascii(raw))
+    if bare:
+        raw = f"{WORK_ORDER_PREFIX}{bare.group(1)}-{bare.group(2)}"
     return normalize_daily_id(raw, WORK_ORDER_PREFIX)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
@@ -77,3 +79,28 @@ async def test_the_steady_store_reads_and_writes_after_a_restart(database: str) 
         "你好",
         "我想预约维修",
     ]
+
+
+class _CuttingBroker(EventBroker):
+    """Records what it is given and, the first time, cuts the store's connections: the
+    table write that follows fails as in a restart between the broker and the table."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.published: list[str] = []
+
+    def publish(self, event: dict[str, Any]) -> None:
+        if not self.published:
+            _cut_connections(self.database)
+        self.published.append(str(event.get("text")))
+
+
+async def test_a_retried_write_publishes_the_turn_once(database: str) -> None:
+    store = _store(SteadySQLTrackerStore, database)
+    broker = _CuttingBroker(database)
+    store.event_broker = broker
+    await _said(store, "c1", "你好", "打印机卡纸")
+    tracker = await store.retrieve("c1")
+    assert tracker is not None
+    assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["你好", "打印机卡纸"]
+    assert broker.published == ["你好", "打印机卡纸"]

@@ -58,6 +58,8 @@ def test_held_out_messages(parse: Any) -> None:
         ("SN:pf8m3x6t", "inform", "serial_number", "PF8M3X6T"),
         ("防偽碼 8861-2203-5540-9172", "verify_authenticity", "security_code", "8861220355409172"),
         ("wo20261120-0001 修到哪了", "check_repair_status", "work_order_id", "WO20261120-0001"),
+        ("单号 WO 20261118 0042 修好没", "check_repair_status", "work_order_id", "WO20261118-0042"),
+        ("20261118-0042 现在到哪一步了", "check_repair_status", "work_order_id", "WO20261118-0042"),
         ("139 2233 4455", "inform", "phone", "13922334455"),
         ("深圳市", "inform", "city", "深圳"),
         ("我的印表機卡紙了", "report_fault", "product", "打印机"),
