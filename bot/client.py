@@ -399,6 +399,10 @@ class ServiceClient:
             work_order_id=work_order_id,
         )
 
+    async def work_order_complaints(self, order_id: str) -> list[Complaint]:
+        """The complaints on one work order (internal: the search above is staff-only)."""
+        return await self._get(list[Complaint], f"/api/workorders/{_segment(order_id)}/complaints")
+
     async def hand_off(
         self,
         *,

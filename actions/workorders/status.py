@@ -336,7 +336,7 @@ class ActionRate(BackendAction):
         if int(score) <= 2:
             # The backend opened a complaint with the rating (bot.workorders.rate), however the
             # rating was given: its number and due time are the customer's to know.
-            opened = await client().complaints(work_order_id=str(order_id))
+            opened = await client().work_order_complaints(str(order_id))
             if opened:
                 latest = max(opened, key=lambda c: c.created_at)
                 dispatcher.utter_message(

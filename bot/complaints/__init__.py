@@ -177,6 +177,24 @@ async def search(request: web.Request, query: ComplaintQuery) -> list[Complaint]
     return sorted((_out(r, clock) for r in rows), key=lambda x: order.index(x.severity))
 
 
+@routes.get(
+    "/api/workorders/{id}/complaints",
+    summary="A work order's complaints, oldest first (the assistant tells the customer the number)",
+    response=list[Complaint],
+    errors=(400,),
+)
+async def of_work_order(request: web.Request, _: None) -> list[Complaint]:
+    """The complaints on one work order, for the assistant (the staff's search is staff-only):
+    a poor rating opens one in the backend, and the customer is told its number and due time."""
+    order_id = path_param(request, "id", normalize_work_order_id, "work_order_id")
+    c = tables.complaints
+    stmt = select(c).where(c.c.work_order_id == order_id).order_by(c.c.created_at).limit(200)
+    async with request.config_dict[DB].read() as conn:
+        rows = (await conn.execute(stmt)).all()
+    clock = request.config_dict[CLOCK]
+    return [_out(r, clock) for r in rows]
+
+
 @routes.patch(
     "/api/complaints/{id}",
     summary="Move a complaint along (staff)",

@@ -8,6 +8,7 @@ from typing import Any
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import common
 from actions.workorders.booking import (
     ActionAskStationCode,
     ActionBookRepair,
@@ -27,7 +28,7 @@ from actions.workorders.status import (
     read_score,
 )
 from bot.client import ServiceClient
-from tests.support.database import NOW
+from tests.support.database import API_TOKEN, NOW
 from tests.support.trackers import make_tracker, responses
 
 TOMORROW = NOW.date() + timedelta(days=1)
@@ -358,7 +359,14 @@ async def test_rating_a_closed_repair(service: ServiceClient, domain: dict[str, 
             "proven_orders": [closed],
         },
     )
-    await ActionRate().run(dispatcher, tracker, domain)
+    # The action server is no staff member: it runs with the internal token alone.
+    assistant = ServiceClient(service.base_url, token=API_TOKEN, timeout=10)
+    common.use_client(assistant)
+    try:
+        await ActionRate().run(dispatcher, tracker, domain)
+    finally:
+        await assistant.close()
+        common.use_client(service)
     assert responses(dispatcher) == ["utter_rating_done", "utter_rating_low"]
     assert (await service.work_order(closed)).rating == 2
     follow_up = [c for c in await service.complaints(status="open") if c.work_order_id == closed]

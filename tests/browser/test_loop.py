@@ -130,10 +130,15 @@ def book_in_chat(page: Page) -> str:
     """A drop-off booking typed and clicked on the page, the form's questions in any order."""
     answer(page, lambda: say(page, "我想预约维修"))
     for _ in range(14):
+        # The booking ends with its confirmation card, which stands instead of the text
+        # (chat-cards.js): the work-order number is the card's.
+        card = page.locator(".msg.bot").last.locator(".card.result.booking")
+        if card.count():
+            number = card.locator(".work-order").inner_text()
+            assert BOOKED.fullmatch(number), f"no work-order number on the card: {number!r}"
+            return number
         # The question's words, not its buttons' titles ("送修到服务站" is no station question).
         text = "\n".join(page.locator(".msg.bot").last.locator(".bubble").all_inner_texts())
-        if found := BOOKED.search(text):
-            return found.group(0)
         step = next(((h, v) for pattern, h, v in ANSWERS if pattern.search(text)), None)
         if step is None:
             raise AssertionError(f"an unexpected question in the booking: {text!r}")
@@ -200,12 +205,15 @@ def test_the_whole_loop_from_a_booking_in_the_chat_to_the_followup_task(
     survey.locator("button", has_text="2分").click()
     expect(last_bot(customer)).to_contain_text("还有什么想对我们说的", timeout=SECONDS)
     say(customer, "等太久了")
-    expect(customer.locator(".msg.bot", has_text="客服主管")).to_have_count(1, timeout=SECONDS)
+    # The low score is a complaint: the customer is told its number and by when (utter_rating_low).
+    told = customer.locator(".msg.bot", has_text="已登记投诉")
+    expect(told).to_have_count(1, timeout=SECONDS)
     shot(customer, "loop-4-rated")
     assert api(stack, "GET", f"/api/workorders/{order_id}")["rating"] == 2
     complaints = api(stack, "GET", f"/api/complaints?conversation_id={session_of(customer)}")
     assert [(c["work_order_id"], c["status"]) for c in complaints] == [(order_id, "open")]
     assert "等太久了" in complaints[0]["text"]
+    expect(told).to_contain_text(f"编号 {complaints[0]['id']}")
 
     # Three days on (the backend restarted on a later clock): the bot asks the 回访 question.
     stack.restart_backend({"BOT_CLOCK": later(days=3, minutes=5)})
