@@ -206,14 +206,14 @@ def test_the_whole_loop_from_a_booking_in_the_chat_to_the_followup_task(
     expect(last_bot(customer)).to_contain_text("还有什么想对我们说的", timeout=SECONDS)
     say(customer, "等太久了")
     # The low score is a complaint: the customer is told its number and by when (utter_rating_low).
-    told = customer.locator(".msg.bot", has_text="已登记投诉")
-    expect(told).to_have_count(1, timeout=SECONDS)
+    recorded = customer.locator(".msg.bot", has_text="已登记投诉")
+    expect(recorded).to_have_count(1, timeout=SECONDS)
     shot(customer, "loop-4-rated")
     assert api(stack, "GET", f"/api/workorders/{order_id}")["rating"] == 2
     complaints = api(stack, "GET", f"/api/complaints?conversation_id={session_of(customer)}")
     assert [(c["work_order_id"], c["status"]) for c in complaints] == [(order_id, "open")]
     assert "等太久了" in complaints[0]["text"]
-    expect(told).to_contain_text(f"编号 {complaints[0]['id']}")
+    expect(recorded).to_contain_text(f"编号 {complaints[0]['id']}")
 
     # Three days on (the backend restarted on a later clock): the bot asks the 回访 question.
     stack.restart_backend({"BOT_CLOCK": later(days=3, minutes=5)})

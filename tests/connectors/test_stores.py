@@ -81,7 +81,7 @@ async def test_the_steady_store_reads_and_writes_after_a_restart(database: str) 
     ]
 
 
-class _CuttingBroker(EventBroker):
+class _CuttingBroker(EventBroker):  # type: ignore[misc]
     """Records what it is given and, the first time, cuts the store's connections: the
     table write that follows fails as in a restart between the broker and the table."""
 
