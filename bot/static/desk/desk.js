@@ -172,7 +172,7 @@ function phoneCell(item, masked) {
   return el("dd", {}, number, " ", button);
 }
 
-// The colleagues to transfer to, by name (namesakes: whoever logged in last first). Loaded
+// The colleagues to transfer to, by name (namesakes: whoever is at work first). Loaded
 // again whenever a conversation is opened, so that colleagues who logged in (or were added)
 // since this page loaded are in the right place; the teams (desk-assign.js's optgroup) stay.
 async function loadColleagues() {
