@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import tables
@@ -482,15 +482,35 @@ class Colleague(BaseModel):
     "/desk/api/staff", summary="Active colleagues (to transfer to)", response=list[Colleague]
 )
 async def colleagues(request: web.Request, _: None) -> list[Colleague]:
-    st = tables.staff
+    """By name; colleagues of the same name (two 李强 are no rarity) with whoever is at work
+    now first: connected to this process's live feed, then logged in last, so that the page's
+    first option of a name is the colleague at their desk, in a stable order (before,
+    namesakes came in whatever order the database chose)."""
+    from bot.desk.feed import HUB  # the feed imports this module
+
+    st, ss = tables.staff, tables.staff_sessions
+    now = Clock.to_db(request.config_dict[CLOCK].now())
+    last = (
+        select(ss.c.staff_id, func.max(ss.c.created_at).label("at"))
+        .where(ss.c.expires_at > now)
+        .group_by(ss.c.staff_id)
+        .subquery()
+    )
     async with request.config_dict[DB].read() as conn:
         rows = (
             await conn.execute(
                 select(st.c.id, st.c.display_name, st.c.role)
+                .select_from(st.outerjoin(last, last.c.staff_id == st.c.id))
                 .where(st.c.active.is_(True), st.c.role.in_(CONVERSATION_ROLES))
-                .order_by(st.c.display_name)
+                .order_by(st.c.display_name, last.c.at.is_(None), last.c.at.desc(), st.c.id)
             )
         ).all()
+    hub = request.app.get(HUB)
+    connected = {viewer.staff.id for viewer in hub.viewers} if hub is not None else set()
+    first_of_name: dict[str, int] = {}
+    for index, r in enumerate(rows):
+        first_of_name.setdefault(r.display_name, index)
+    rows = sorted(rows, key=lambda r: (first_of_name[r.display_name], r.id not in connected))
     return [Colleague(id=r.id, display_name=r.display_name, role=r.role) for r in rows]
 
 

@@ -142,12 +142,26 @@
 
   // --- typing, both ways ---------------------------------------------------------------------------
 
+  // At most one signal every TYPING_EVERY_MS; typing within that time is said at its end
+  // rather than dropped (one change, such as a paste, soon after the last message would
+  // otherwise never be signalled: nothing else comes to send it).
   var lastSignal = 0;
-  input.addEventListener("input", function () {
-    var now = Date.now();
-    if (!input.value.trim() || !chat.token() || now - lastSignal < TYPING_EVERY_MS) return;
-    lastSignal = now;
+  var pendingSignal = null;
+
+  function signalTyping() {
+    pendingSignal = null;
+    if (!input.value.trim() || !chat.token()) return;
+    var wait = lastSignal + TYPING_EVERY_MS - Date.now();
+    if (wait > 0) {
+      pendingSignal = setTimeout(signalTyping, wait);
+      return;
+    }
+    lastSignal = Date.now();
     fetch("api/chat/typing", { method: "POST", headers: authorized() }).catch(function () {});
+  }
+
+  input.addEventListener("input", function () {
+    if (pendingSignal === null) signalTyping();
   });
 
   var agentTyping = document.createElement("p");

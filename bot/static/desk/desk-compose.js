@@ -177,16 +177,28 @@
     }
   });
 
+  // At most one signal every TYPING_EVERY_MS; typing within that time is said at its end
+  // rather than dropped (else one change soon after the last signal would never be said).
   let lastSignal = 0;
-  text.addEventListener("input", () => {
+  let pendingSignal = null;
+
+  function signalTyping() {
+    pendingSignal = null;
     const open = window.desk.selected();
     const me = window.desk.me();
     const note = document.getElementById("as-note").checked;
     if (!open || !me || note || open.status !== "assigned" || open.holder_id !== me.id) return;
     if (!text.value.trim() || text.value.startsWith("/")) return;
-    const now = Date.now();
-    if (now - lastSignal < TYPING_EVERY_MS) return;
-    lastSignal = now;
+    const wait = lastSignal + TYPING_EVERY_MS - Date.now();
+    if (wait > 0) {
+      pendingSignal = setTimeout(signalTyping, wait);
+      return;
+    }
+    lastSignal = Date.now();
     window.desk.api("POST", `/desk/api/handoffs/${open.id}/typing`).catch(() => {});
+  }
+
+  text.addEventListener("input", () => {
+    if (pendingSignal === null) signalTyping();
   });
 })();

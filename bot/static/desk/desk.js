@@ -172,7 +172,21 @@ function phoneCell(item, masked) {
   return el("dd", {}, number, " ", button);
 }
 
+// The colleagues to transfer to, by name (namesakes: whoever is at work first). Loaded
+// again whenever a conversation is opened, so that colleagues who logged in (or were added)
+// since this page loaded are in the right place; the teams (desk-assign.js's optgroup) stay.
+async function loadColleagues() {
+  const staff = await api("GET", "/desk/api/staff");
+  const select = $("#transfer-to");
+  const chosen = select.value;
+  select.querySelectorAll(":scope > option").forEach((option) => option.remove());
+  select.prepend(...staff.filter((s) => s.id !== me.id)
+    .map((s) => el("option", { value: s.id }, s.display_name)));
+  if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
+}
+
 async function open(id) {
+  loadColleagues().catch(() => {});
   const data = await api("GET", `/desk/api/handoffs/${id}`).catch((error) => {
     $("#action-error").textContent = error.message; return null;
   });
@@ -335,9 +349,7 @@ async function start() {
   $("#me").textContent = `${me.display_name}（${ROLE_NAMES[me.role] || "客服"}）`;
   $("#tab-live").hidden = !isBoss();
   $("#stations-link").hidden = !isBoss();
-  const staff = await api("GET", "/desk/api/staff");
-  $("#transfer-to").replaceChildren(...staff.filter((s) => s.id !== me.id)
-    .map((s) => el("option", { value: s.id }, s.display_name)));
+  await loadColleagues();
   await refreshLists();
   connect();
   checkStatus();
