@@ -8,6 +8,7 @@ offsets in training data and in predictions stay valid.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -19,6 +20,25 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.normalize import normalize_aligned
+
+
+def rewrite_text(message: Message, rewrite: Callable[[str], str]) -> None:
+    """Replace the message's text by `rewrite` of it, which keeps every character's position.
+
+    An annotated value that is just the span's text follows the rewrite; otherwise the synonym
+    mapper would learn 打印机 → 印表機. Explicit synonyms ([上门](repair_kind), mapped to on_site
+    elsewhere) have other values and stay as they are.
+    """
+    text = message.get(TEXT)
+    if not isinstance(text, str) or not text:
+        return
+    rewritten = rewrite(text)
+    if rewritten == text:
+        return
+    message.set(TEXT, rewritten)
+    for entity in message.get(ENTITIES) or []:
+        if "start" in entity and entity.get("value") == text[entity["start"] : entity["end"]]:
+            entity["value"] = rewritten[entity["start"] : entity["end"]]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
@@ -35,17 +55,7 @@ class ChineseNormalizer(GraphComponent):
 
     @staticmethod
     def _normalize(message: Message) -> None:
-        text = message.get(TEXT)
-        if not isinstance(text, str) or not text:
-            return
-        normalized = normalize_aligned(text)
-        message.set(TEXT, normalized)
-        # An annotated value that is just the span's text follows the rewrite; otherwise the
-        # synonym mapper would learn 打印机 → 印表機. Explicit synonyms ([上门](repair_kind),
-        # mapped to on_site elsewhere) have other values and stay as they are.
-        for entity in message.get(ENTITIES) or []:
-            if "start" in entity and entity.get("value") == text[entity["start"] : entity["end"]]:
-                entity["value"] = normalized[entity["start"] : entity["end"]]
+        rewrite_text(message, normalize_aligned)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for message in training_data.training_examples:

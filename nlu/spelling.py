@@ -20,11 +20,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.contracts.spelling import Corrector
+from nlu.normalizer import rewrite_text
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
@@ -58,16 +58,7 @@ class SpellingCorrector(GraphComponent):
         )
 
     def _correct(self, message: Message) -> None:
-        text = message.get(TEXT)
-        if not isinstance(text, str) or not text:
-            return
-        corrected = self._corrector.correct(text)
-        if corrected == text:
-            return
-        message.set(TEXT, corrected)
-        for entity in message.get(ENTITIES) or []:
-            if "start" in entity and entity.get("value") == text[entity["start"] : entity["end"]]:
-                entity["value"] = corrected[entity["start"] : entity["end"]]
+        rewrite_text(message, self._corrector.correct)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for message in training_data.training_examples:
