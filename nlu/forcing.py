@@ -37,10 +37,6 @@ class ForcedIntent(GraphComponent):
     ) -> ForcedIntent:
         return cls()
 
-    def may_replace(self, guess: str | None, ranking: list[dict[str, Any]]) -> bool:
-        """Whether the words may overrule this guess of the classifier."""
-        return self.replaces is None or guess in self.replaces
-
     @staticmethod
     def matches(text: str) -> bool:
         """The words force the intent."""
@@ -58,7 +54,7 @@ class ForcedIntent(GraphComponent):
         ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY)]
         others = [r for r in ranking if r[INTENT_NAME_KEY] != self.intent]
         guess = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        if self.may_replace(guess, ranking) and self.matches(text):
+        if (self.replaces is None or guess in self.replaces) and self.matches(text):
             top = {INTENT_NAME_KEY: self.intent, CONFIDENCE: 1.0}
             # The classifier's guesses stay as a ranking, scaled down: the FallbackClassifier
             # reads two confidences within its ambiguity threshold as "not sure" and would ask

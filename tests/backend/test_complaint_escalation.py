@@ -25,6 +25,7 @@ from bot.settings import ComplaintSettings, Settings
 from tests.support.api import call, error_code
 from tests.support.database import API_HEADERS, NOW, add_staff_user
 from tests.support.outbox import TO_CLOSED, Channel, at, book, move, worker
+from tests.support.portals import as_staff as as_
 
 PASSWORD = "a-complaint-test-password"
 # username: (display name, role, station)
@@ -85,15 +86,6 @@ async def login(api: TestClient, username: str) -> dict[str, str]:
         "Cookie": f"{cookie}={reply.cookies[cookie].value}",
         CSRF_HEADER: (await reply.json())["csrf_token"],
     }
-
-
-async def as_(
-    api: TestClient, who: dict[str, str], method: str, path: str, expect: int, **kw: Any
-) -> Any:
-    reply = await api.request(method, path, headers=who, **kw)
-    body = await reply.json()
-    assert reply.status == expect, f"{method} {path}: {reply.status} {body}"
-    return body
 
 
 async def complain(api: TestClient, text: str = "客服态度太差", **fields: Any) -> dict[str, Any]:
